@@ -1,0 +1,3 @@
+//! Subcommands of the `unravel` program, one module each.
+
+pub mod bench;
