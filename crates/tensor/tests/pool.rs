@@ -183,6 +183,37 @@ fn max_pool_semantics_by_hand() {
 }
 
 #[test]
+fn max_pool_ties_infinities_and_nans_match_reference() {
+    // Values from {−∞, 0, 1, 2, NaN}: many ties, all-−∞ windows and NaNs, in both precisions.
+    let mut rng = Rng::seed_from(8);
+    for (case, (shape, params)) in problems(&mut rng, 40).into_iter().enumerate() {
+        let choices = [f64::NEG_INFINITY, 0.0, 1.0, 2.0, f64::NAN];
+        let values: Vec<f64> = (0..shape.iter().product::<usize>())
+            .map(|_| {
+                choices[if case % 2 == 0 {
+                    rng.below(4)
+                } else {
+                    rng.below(5)
+                }]
+            })
+            .collect();
+        let x = Tensor::<f64>::from_vec(values, &shape).unwrap();
+        let x32: Tensor<f32> = x.cast();
+        let (expected, expected_argmax) = reference::max_pool2d(&x, params).unwrap();
+        for (y, argmax) in [max_pool2d(&x, params).unwrap(), {
+            let (y, argmax) = max_pool2d(&x32, params).unwrap();
+            (y.cast(), argmax)
+        }] {
+            let what = format!("case {case}: {shape:?} {params:?}");
+            assert_eq!(argmax.as_slice(), &expected_argmax[..], "{what}");
+            for (a, e) in y.to_vec().iter().zip(&expected) {
+                assert!(a == e || (a.is_nan() && e.is_nan()), "{what}: {a} vs {e}");
+            }
+        }
+    }
+}
+
+#[test]
 fn avg_pool_divisors_by_hand() {
     // 3×3 input of ones, kernel 3, stride 2, padding 1: every window holds 4 real elements out of 9.
     let x = Tensor::<f64>::ones(&[1, 1, 3, 3]);
