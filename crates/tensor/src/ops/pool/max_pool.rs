@@ -6,8 +6,8 @@
 //! y[i, j] = max { x[h, w] : (h, w) in window(i, j) },  argmax[i, j] = h·W + w
 //! ```
 //!
-//! Padding counts as −∞ (it never wins). Ties go to the first position in row-major order, a NaN
-//! wins over any number (as in PyTorch). Backward routes each output gradient to its argmax and
+//! Padding counts as −∞ (it never wins). Ties go to the first position in row-major order; a NaN
+//! wins over any number (the last NaN of the window, as PyTorch's scan). Backward routes each output gradient to its argmax and
 //! adds when windows overlap:
 //!
 //! ```text
