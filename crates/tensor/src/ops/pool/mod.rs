@@ -17,7 +17,7 @@
 //!
 //! Files: [`max_pool`](max_pool2d) (`max_pool.rs`), [`avg_pool`](avg_pool2d) (`avg_pool.rs`),
 //! [`global_avg_pool2d`] (`global_avg_pool.rs`), and the plain reference kernels that document
-//! what the fast ones compute ([`reference`]).
+//! what the fast ones compute ([`reference`](mod@reference)).
 
 mod avg_pool;
 mod global_avg_pool;
