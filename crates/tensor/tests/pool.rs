@@ -518,6 +518,10 @@ fn errors_on_bad_arguments() {
         max_pool2d_backward(&y, &argmax, &[2, 5, 5]),
         Err(TensorError::Rank { .. })
     ));
+    is_invalid(
+        avg_pool2d_backward(&y, &[usize::MAX, 2, 5, 5], ok, true),
+        "more elements than usize",
+    );
     assert!(matches!(
         avg_pool2d_backward(&wrong_grad, &[1, 2, 5, 5], ok, true),
         Err(TensorError::ShapeMismatch { .. })
