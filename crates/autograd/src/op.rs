@@ -1,0 +1,99 @@
+//! The list of every differentiable op, and how backward dispatches to its rule.
+//!
+//! Design: an explicit enum, one variant per op, each wrapping a small struct defined in the
+//! op's family file (`ops/conv.rs` holds the conv2d forward, its record and its backward rule).
+//! Compared with boxed backward closures this keeps every op on one page, costs no allocation
+//! beyond the saved tensors, lets the tape inspect a record (count its saved tensors, set a
+//! residual add's [`GradientRoute`](crate::GradientRoute)), and makes each rule an ordinary,
+//! named function a reader can find.
+//!
+//! Each record holds its inputs' node indices as `Option<usize>` (`None` for a constant, whose
+//! gradient is never computed) and exactly the tensors its backward needs.
+
+use unravel_tensor::{Float, Tensor};
+
+use crate::error::Result;
+use crate::ops;
+
+/// The gradients one backward rule produces: (input node, ∂L/∂input) pairs.
+pub(crate) struct InputGradients<E: Float> {
+    list: Vec<(usize, Tensor<E>)>,
+}
+
+impl<E: Float> InputGradients<E> {
+    /// Adds ∂L/∂input for an input that needs it; `compute` only runs in that case, so a
+    /// constant input (the image into the first conv, say) costs nothing.
+    pub(crate) fn give(
+        &mut self,
+        input: Option<usize>,
+        compute: impl FnOnce() -> Result<Tensor<E>>,
+    ) -> Result<()> {
+        if let Some(index) = input {
+            self.list.push((index, compute()?));
+        }
+        Ok(())
+    }
+}
+
+/// One op's backward rule and its record.
+pub(crate) trait BackwardRule<E: Float> {
+    /// The op's name, for messages.
+    fn name(&self) -> &'static str;
+    /// Given ∂L/∂output, gives ∂L/∂input for each input that needs it.
+    fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()>;
+    /// The tensors this record keeps alive until its backward runs.
+    fn saved_tensors(&self) -> Vec<&Tensor<E>>;
+}
+
+macro_rules! ops_enum {
+    ($($variant:ident($record:ty),)*) => {
+        /// A recorded op: which rule, and what it saved.
+        pub(crate) enum Op<E: Float> {
+            $($variant($record),)*
+        }
+
+        impl<E: Float> Op<E> {
+            fn rule(&self) -> &dyn BackwardRule<E> {
+                match self {
+                    $(Op::$variant(record) => record,)*
+                }
+            }
+        }
+    };
+}
+
+ops_enum! {
+    // views (ops/view.rs)
+    Reshape(ops::view::ReshapeRecord),
+    Permute(ops::view::PermuteRecord),
+    Slice(ops::view::SliceRecord),
+    Temporary(std::marker::PhantomData<E>),
+}
+
+impl<E: Float> Op<E> {
+    pub(crate) fn name(&self) -> &'static str {
+        self.rule().name()
+    }
+
+    pub(crate) fn saved_tensors(&self) -> Vec<&Tensor<E>> {
+        self.rule().saved_tensors()
+    }
+
+    /// Runs the rule; returns (input node, gradient) pairs.
+    pub(crate) fn backward(&self, grad_output: &Tensor<E>) -> Result<Vec<(usize, Tensor<E>)>> {
+        let mut gradients = InputGradients { list: Vec::new() };
+        self.rule().backward(grad_output, &mut gradients)?;
+        Ok(gradients.list)
+    }
+}
+impl<E: Float> BackwardRule<E> for std::marker::PhantomData<E> {
+    fn name(&self) -> &'static str {
+        "x"
+    }
+    fn backward(&self, _: &Tensor<E>, _: &mut InputGradients<E>) -> Result<()> {
+        Ok(())
+    }
+    fn saved_tensors(&self) -> Vec<&Tensor<E>> {
+        Vec::new()
+    }
+}
