@@ -37,5 +37,6 @@ mod var;
 
 pub use error::{AutogradError, Result};
 pub use gradients::Gradients;
+pub use ops::batch_norm::BatchStatistics;
 pub use tape::{NoGradGuard, Tape, TapeStats};
 pub use var::{Var, VarId};

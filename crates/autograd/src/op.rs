@@ -43,6 +43,10 @@ pub(crate) trait BackwardRule<E: Float> {
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()>;
     /// The tensors this record keeps alive until its backward runs.
     fn saved_tensors(&self) -> Vec<&Tensor<E>>;
+    /// Integer indices this record keeps (max-pool's argmax, cross-entropy's targets).
+    fn saved_indices(&self) -> usize {
+        0
+    }
 }
 
 macro_rules! ops_enum {
@@ -67,7 +71,16 @@ ops_enum! {
     Reshape(ops::view::ReshapeRecord),
     Permute(ops::view::PermuteRecord),
     Slice(ops::view::SliceRecord),
-    Temporary(std::marker::PhantomData<E>),
+    // pooling (ops/pool.rs)
+    MaxPool2d(ops::pool::MaxPool2dRecord),
+    AvgPool2d(ops::pool::AvgPool2dRecord),
+    GlobalAvgPool2d(ops::pool::GlobalAvgPool2dRecord),
+    // batch norm (ops/batch_norm.rs)
+    BatchNormTrain(ops::batch_norm::BatchNormTrainRecord<E>),
+    BatchNormEval(ops::batch_norm::BatchNormEvalRecord<E>),
+    // softmax family (ops/softmax.rs)
+    Softmax(ops::softmax::SoftmaxRecord<E>),
+    CrossEntropy(ops::softmax::CrossEntropyRecord<E>),
 }
 
 impl<E: Float> Op<E> {
@@ -79,21 +92,14 @@ impl<E: Float> Op<E> {
         self.rule().saved_tensors()
     }
 
+    pub(crate) fn saved_indices(&self) -> usize {
+        self.rule().saved_indices()
+    }
+
     /// Runs the rule; returns (input node, gradient) pairs.
     pub(crate) fn backward(&self, grad_output: &Tensor<E>) -> Result<Vec<(usize, Tensor<E>)>> {
         let mut gradients = InputGradients { list: Vec::new() };
         self.rule().backward(grad_output, &mut gradients)?;
         Ok(gradients.list)
-    }
-}
-impl<E: Float> BackwardRule<E> for std::marker::PhantomData<E> {
-    fn name(&self) -> &'static str {
-        "x"
-    }
-    fn backward(&self, _: &Tensor<E>, _: &mut InputGradients<E>) -> Result<()> {
-        Ok(())
-    }
-    fn saved_tensors(&self) -> Vec<&Tensor<E>> {
-        Vec::new()
     }
 }

@@ -87,6 +87,8 @@ pub struct TapeStats {
     pub saved_tensors: usize,
     /// Elements in those tensors (views count their own element count).
     pub saved_elements: usize,
+    /// Integer indices saved for backward (max-pool argmax, cross-entropy targets).
+    pub saved_indices: usize,
     /// Capacity of the node vector (stays put across resets).
     pub node_capacity: usize,
 }
@@ -204,6 +206,7 @@ impl<E: Float> Tape<E> {
                     stats.saved_tensors += 1;
                     stats.saved_elements += tensor.numel();
                 }
+                stats.saved_indices += op.saved_indices();
             }
         }
         stats

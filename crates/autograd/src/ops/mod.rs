@@ -1,5 +1,8 @@
-//! The differentiable ops, one file per family. Each file holds the `Var` methods (forward:
-//! argument checks and the tensor crate's kernel) next to the records and backward rules, whose
-//! doc comments state the equations.
+//! The differentiable ops, one file per op family. Each file holds the `Var` methods (forward:
+//! the tensor crate's kernel, then a record on the tape) next to the records and backward rules,
+//! whose doc comments state the equations.
 
+pub(crate) mod batch_norm;
+pub(crate) mod pool;
+pub(crate) mod softmax;
 pub(crate) mod view;
