@@ -37,6 +37,7 @@ mod var;
 
 pub use error::{AutogradError, Result};
 pub use gradients::Gradients;
+pub use ops::arithmetic::GradientRoute;
 pub use ops::batch_norm::BatchStatistics;
 pub use tape::{NoGradGuard, Tape, TapeStats};
 pub use var::{Var, VarId};

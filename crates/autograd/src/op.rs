@@ -67,10 +67,29 @@ macro_rules! ops_enum {
 }
 
 ops_enum! {
+    // arithmetic with broadcasting (ops/arithmetic.rs)
+    Add(ops::arithmetic::AddRecord),
+    Sub(ops::arithmetic::SubRecord),
+    Mul(ops::arithmetic::MulRecord<E>),
+    Div(ops::arithmetic::DivRecord<E>),
+    AddScalar(ops::arithmetic::AddScalarRecord),
+    MulScalar(ops::arithmetic::MulScalarRecord<E>),
+    // relu, exp, log, sqrt, powf (ops/unary.rs)
+    Unary(ops::unary::UnaryRecord<E>),
+    // sum, mean, broadcast (ops/reduce.rs)
+    Sum(ops::reduce::SumRecord<E>),
+    Broadcast(ops::reduce::BroadcastRecord),
     // views (ops/view.rs)
     Reshape(ops::view::ReshapeRecord),
     Permute(ops::view::PermuteRecord),
     Slice(ops::view::SliceRecord),
+    // pad, concat (ops/shape.rs)
+    Pad(ops::shape::PadRecord),
+    Concat(ops::shape::ConcatRecord),
+    // linear layer (ops/linear.rs)
+    Linear(ops::linear::LinearRecord<E>),
+    // convolution (ops/conv.rs)
+    Conv2d(ops::conv::Conv2dRecord<E>),
     // pooling (ops/pool.rs)
     MaxPool2d(ops::pool::MaxPool2dRecord),
     AvgPool2d(ops::pool::AvgPool2dRecord),

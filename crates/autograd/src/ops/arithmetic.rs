@@ -85,7 +85,9 @@ impl<E: Float> BackwardRule<E> for SubRecord {
     /// `da = unbroadcast(dy)`, `db = −unbroadcast(dy)`.
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
         gradients.give(self.lhs, || Ok(grad_output.sum_to_shape(&self.lhs_shape)?))?;
-        gradients.give(self.rhs, || Ok(grad_output.sum_to_shape(&self.rhs_shape)?.neg()?))
+        gradients.give(self.rhs, || {
+            Ok(grad_output.sum_to_shape(&self.rhs_shape)?.neg()?)
+        })
     }
 
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
@@ -157,7 +159,10 @@ impl<E: Float> BackwardRule<E> for DivRecord<E> {
     }
 
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
-        self.lhs_value.iter().chain(std::iter::once(&self.rhs_value)).collect()
+        self.lhs_value
+            .iter()
+            .chain(std::iter::once(&self.rhs_value))
+            .collect()
     }
 }
 
@@ -205,7 +210,10 @@ impl<E: Float> BackwardRule<E> for MulScalarRecord<E> {
 /// A saved operand that the record decided to keep because it would be needed.
 fn saved<'a, E: Float>(value: &'a Option<Tensor<E>>, op: &'static str) -> Result<&'a Tensor<E>> {
     value.as_ref().ok_or_else(|| {
-        AutogradError::invalid(op, "backward needs an operand that was not saved (internal error)")
+        AutogradError::invalid(
+            op,
+            "backward needs an operand that was not saved (internal error)",
+        )
     })
 }
 

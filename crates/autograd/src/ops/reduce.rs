@@ -71,7 +71,9 @@ impl<E: Float> BackwardRule<E> for BroadcastRecord {
 
     /// `dx = sum_to_shape(dy, shape(x))`: every repeated copy sends its gradient back.
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
-        gradients.give(self.input, || Ok(grad_output.sum_to_shape(&self.input_shape)?))
+        gradients.give(self.input, || {
+            Ok(grad_output.sum_to_shape(&self.input_shape)?)
+        })
     }
 
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
@@ -128,11 +130,12 @@ impl<E: Float> Var<E> {
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Var<E>> {
         let value = self.value().broadcast_to(shape)?;
         let input_shape = self.shape().to_vec();
-        self.tape().record("broadcast_to", value, &[self], |inputs| {
-            Op::Broadcast(BroadcastRecord {
-                input: inputs[0],
-                input_shape,
+        self.tape()
+            .record("broadcast_to", value, &[self], |inputs| {
+                Op::Broadcast(BroadcastRecord {
+                    input: inputs[0],
+                    input_shape,
+                })
             })
-        })
     }
 }

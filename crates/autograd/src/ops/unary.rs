@@ -77,7 +77,12 @@ impl<E: Float> BackwardRule<E> for UnaryRecord<E> {
 }
 
 impl<E: Float> Var<E> {
-    fn unary(&self, function: UnaryFunction<E>, value: Tensor<E>, save_input: bool) -> Result<Var<E>> {
+    fn unary(
+        &self,
+        function: UnaryFunction<E>,
+        value: Tensor<E>,
+        save_input: bool,
+    ) -> Result<Var<E>> {
         let name = match function {
             UnaryFunction::Relu => "relu",
             UnaryFunction::Exp => "exp",
@@ -85,7 +90,11 @@ impl<E: Float> Var<E> {
             UnaryFunction::Sqrt => "sqrt",
             UnaryFunction::Powf(_) => "powf",
         };
-        let saved = if save_input { self.value().clone() } else { value.clone() };
+        let saved = if save_input {
+            self.value().clone()
+        } else {
+            value.clone()
+        };
         self.tape().record(name, value, &[self], |inputs| {
             Op::Unary(UnaryRecord {
                 input: inputs[0],
