@@ -13,10 +13,11 @@ use rayon::prelude::*;
 use super::ConvShape;
 use crate::Float;
 
-/// Adds `cols: [(channels.len())·kh·kw, positions.len()]` onto `image: [C, H, W]` (dense) for
-/// input channels `channels` and output positions `positions`.
+/// Adds `cols: [(channels.len())·kh·kw, positions.len()]` (rows `cols_stride` apart) onto
+/// `image: [C, H, W]` (dense) for input channels `channels` and output positions `positions`.
 pub(crate) fn col2im_tile<E: Float>(
     cols: &[E],
+    cols_stride: usize,
     shape: &ConvShape,
     channels: Range<usize>,
     positions: Range<usize>,
@@ -31,8 +32,8 @@ pub(crate) fn col2im_tile<E: Float>(
     let tile = positions.len();
     let first_row = positions.start / ow;
     let last_row = (positions.end - 1) / ow;
-    // cols: [C_tile·kh·kw, tile]
-    let mut rows = cols[..channels.len() * kh * kw * tile].chunks_exact(tile);
+    // cols: [C_tile·kh·kw, tile], rows cols_stride apart
+    let mut rows = cols.chunks(cols_stride).map(|row| &row[..tile]);
     for c in channels {
         let channel = &mut image[c * height * width..(c + 1) * height * width];
         for ky in 0..kh {
@@ -73,8 +74,8 @@ pub(crate) fn col2im_tile<E: Float>(
                             *pixel += value;
                         }
                     } else {
-                        for (i, &value) in run.iter().enumerate() {
-                            row[ix0 + i * sw] += value;
+                        for (pixel, &value) in row[ix0..].iter_mut().step_by(sw).zip(run) {
+                            *pixel += value;
                         }
                     }
                 }
@@ -84,9 +85,11 @@ pub(crate) fn col2im_tile<E: Float>(
 }
 
 /// The 1×1, no-padding case of [`col2im_tile`] with any stride: `dx[c, oy·sh, ox·sw] =
-/// cols[c, oy·ow + ox]` (every other pixel keeps its value), all output positions.
+/// cols[c, oy·ow + ox]` (every other pixel keeps its value), all output positions, rows of
+/// `cols` `cols_stride` apart.
 pub(crate) fn scatter_1x1<E: Float>(
     cols: &[E],
+    cols_stride: usize,
     shape: &ConvShape,
     channels: Range<usize>,
     image: &mut [E],
@@ -94,13 +97,14 @@ pub(crate) fn scatter_1x1<E: Float>(
     let [oh, ow] = shape.out;
     let [sh, sw] = shape.stride;
     let (height, width) = (shape.height, shape.width);
-    // cols: [C_tile, oh·ow]
-    for (c, src) in channels.zip(cols.chunks_exact(oh * ow)) {
+    // cols: [C_tile, oh·ow], rows cols_stride apart
+    for (c, src) in channels.zip(cols.chunks(cols_stride)) {
+        let src = &src[..oh * ow];
         let channel = &mut image[c * height * width..(c + 1) * height * width];
         for (oy, src_row) in src.chunks_exact(ow).enumerate() {
             let row = &mut channel[oy * sh * width..(oy * sh + 1) * width];
-            for (ox, &value) in src_row.iter().enumerate() {
-                row[ox * sw] += value;
+            for (pixel, &value) in row.iter_mut().step_by(sw).zip(src_row) {
+                *pixel += value;
             }
         }
     }
@@ -121,6 +125,7 @@ pub(crate) fn col2im_cpu<E: Float>(columns: &[E], shape: &ConvShape) -> Vec<E> {
             // cols: [C·kh·kw, oh·ow] → image: [C, H, W]
             col2im_tile(
                 cols,
+                shape.positions(),
                 shape,
                 0..shape.in_channels,
                 0..shape.positions(),

@@ -15,37 +15,6 @@ use super::ConvShape;
 use crate::error::Result;
 use crate::{Float, Tensor};
 
-/// Bytes of column matrix one tile may take: a tile is built and consumed by the GEMM while it
-/// is in the (1 MiB) L2 cache.
-const COLUMN_TILE_BYTES: usize = 512 * 1024;
-/// Fewest output positions per tile: below this the GEMM packs its `A` operand (the weight) too
-/// often for the work it does.
-const MIN_TILE_POSITIONS: usize = 256;
-
-/// Splits the `positions` output positions of one image into tiles of about equal size, each
-/// with a column matrix of `rows × len` within [`COLUMN_TILE_BYTES`] (but at least
-/// [`MIN_TILE_POSITIONS`] wide).
-pub(crate) fn position_tiles<E>(rows: usize, positions: usize) -> Vec<Range<usize>> {
-    let by_budget = COLUMN_TILE_BYTES / (rows.max(1) * std::mem::size_of::<E>());
-    let width = by_budget.max(MIN_TILE_POSITIONS).min(positions).max(1);
-    let count = positions.div_ceil(width).max(1);
-    let width = positions.div_ceil(count).max(1);
-    (0..count)
-        .map(|i| i * width..((i + 1) * width).min(positions))
-        .filter(|range| !range.is_empty())
-        .collect()
-}
-
-/// The tiles of output positions for one image: the whole image for a 1×1 kernel without
-/// padding (its columns are the image itself or a plain subsample), else [`position_tiles`].
-pub(crate) fn image_tiles<E>(shape: &ConvShape) -> Vec<Range<usize>> {
-    if shape.is_one_by_one() {
-        std::iter::once(0..shape.positions()).collect()
-    } else {
-        position_tiles::<E>(shape.group_rows(), shape.positions())
-    }
-}
-
 /// One image of an NCHW tensor, read through its strides: pixel `(c, y, x)` is
 /// `data[offset + c·strides[0] + y·strides[1] + x·strides[2]]`.
 #[derive(Debug, Clone, Copy)]
@@ -94,14 +63,17 @@ fn valid_range(
     first.min(end)..end
 }
 
-/// Fills `cols: [(channels.len())·kh·kw, positions.len()]` (row-major) with the column matrix of
-/// input channels `channels` at output positions `positions` of `image`.
+/// Fills `cols: [(channels.len())·kh·kw, positions.len()]` with the column matrix of input
+/// channels `channels` at output positions `positions` of `image`. Rows of `cols` are
+/// `cols_stride` apart (`positions.len()` for a dense matrix, more when several images share a
+/// column block).
 pub(crate) fn im2col_tile<E: Float>(
     image: ImageRef<'_, E>,
     shape: &ConvShape,
     channels: Range<usize>,
     positions: Range<usize>,
     cols: &mut [E],
+    cols_stride: usize,
 ) {
     let [kh, kw] = shape.kernel;
     let [sh, sw] = shape.stride;
@@ -112,8 +84,8 @@ pub(crate) fn im2col_tile<E: Float>(
     let [channel_stride, row_stride, pixel_stride] = image.strides;
     let first_row = positions.start / ow;
     let last_row = (positions.end - 1) / ow;
-    // cols: [C_tile·kh·kw, tile]
-    let mut rows = cols[..channels.len() * kh * kw * tile].chunks_exact_mut(tile);
+    // cols: [C_tile·kh·kw, tile], rows cols_stride apart
+    let mut rows = cols.chunks_mut(cols_stride).map(|row| &mut row[..tile]);
     for c in channels {
         let channel_base = image.offset + c * channel_stride;
         for ky in 0..kh {
@@ -150,9 +122,9 @@ pub(crate) fn im2col_tile<E: Float>(
                         if sw == 1 && pixel_stride == 1 {
                             run.copy_from_slice(&image.data[src..src + run.len()]);
                         } else {
-                            let step = sw * pixel_stride;
-                            for (i, value) in run.iter_mut().enumerate() {
-                                *value = image.data[src + i * step];
+                            let pixels = image.data[src..].iter().step_by(sw * pixel_stride);
+                            for (value, &pixel) in run.iter_mut().zip(pixels) {
+                                *value = pixel;
                             }
                         }
                     }
@@ -163,24 +135,47 @@ pub(crate) fn im2col_tile<E: Float>(
 }
 
 /// The 1×1, no-padding case of [`im2col_tile`] with any stride: `cols[c, p] = x[c, oy·sh, ox·sw]`,
-/// a strided gather of the subsampled pixels for channels `channels` and all output positions.
+/// a strided gather of the subsampled pixels for channels `channels` and all output positions,
+/// rows of `cols` `cols_stride` apart.
 pub(crate) fn subsample_1x1<E: Float>(
     image: ImageRef<'_, E>,
     shape: &ConvShape,
     channels: Range<usize>,
     cols: &mut [E],
+    cols_stride: usize,
 ) {
     let [oh, ow] = shape.out;
     let [sh, sw] = shape.stride;
     let [channel_stride, row_stride, pixel_stride] = image.strides;
-    // cols: [C_tile, oh·ow]
-    for (c, dst) in channels.zip(cols.chunks_exact_mut(oh * ow)) {
+    // cols: [C_tile, oh·ow], rows cols_stride apart
+    for (c, dst) in channels.zip(cols.chunks_mut(cols_stride)) {
+        let dst = &mut dst[..oh * ow];
         for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
             let src = image.offset + c * channel_stride + oy * sh * row_stride;
-            let step = sw * pixel_stride;
-            for (ox, value) in dst_row.iter_mut().enumerate() {
-                *value = image.data[src + ox * step];
+            let pixels = image.data[src..].iter().step_by(sw * pixel_stride);
+            for (value, &pixel) in dst_row.iter_mut().zip(pixels) {
+                *value = pixel;
             }
+        }
+    }
+}
+
+/// The columns of a block of images side by side: `cols: [C_tile·kh·kw, images·tile]`, image
+/// `i`'s columns at `i·tile.len()`. 1×1 kernels without padding take the plain subsample.
+pub(crate) fn block_columns<E: Float>(
+    images: &[ImageRef<'_, E>],
+    shape: &ConvShape,
+    channels: Range<usize>,
+    tile: Range<usize>,
+    cols: &mut [E],
+) {
+    let width = images.len() * tile.len();
+    for (i, &image) in images.iter().enumerate() {
+        let cols_i = &mut cols[i * tile.len()..];
+        if shape.is_one_by_one() {
+            subsample_1x1(image, shape, channels.clone(), cols_i, width);
+        } else {
+            im2col_tile(image, shape, channels.clone(), tile.clone(), cols_i, width);
         }
     }
 }
@@ -211,6 +206,7 @@ pub(crate) fn im2col_cpu<E: Float>(
                 0..shape.in_channels,
                 0..shape.positions(),
                 cols,
+                shape.positions(),
             );
             Ok(())
         })?;
@@ -242,22 +238,6 @@ mod tests {
                         );
                     }
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn tiles_cover_positions_once() {
-        for rows in [1, 9, 147, 576, 2304, 100_000] {
-            for positions in [1, 7, 49, 196, 257, 3136, 12544] {
-                let tiles = position_tiles::<f32>(rows, positions);
-                let mut next = 0;
-                for tile in &tiles {
-                    assert_eq!(tile.start, next);
-                    assert!(!tile.is_empty());
-                    next = tile.end;
-                }
-                assert_eq!(next, positions);
             }
         }
     }

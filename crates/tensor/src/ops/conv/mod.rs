@@ -43,6 +43,7 @@
 //! tests compare the two.
 
 mod backward;
+mod blocking;
 mod col2im;
 mod forward;
 mod im2col;
