@@ -73,6 +73,11 @@ pub fn max_pool2d<E: Float>(
 }
 
 /// One plane: `x` `[H, W]` → `out`, `argmax` `[OH, OW]`.
+///
+/// Two short scans per window instead of one compare-and-branch per element (which mispredicts
+/// on real data): the maximum, by branch-free `max` with one independent chain per window row,
+/// then the first position holding it. A window with a NaN takes the exact scan of
+/// [`window_max_with_nan`].
 fn max_pool_plane<E: Float>(
     x: &[E],
     geometry: &PlaneGeometry,
@@ -88,21 +93,64 @@ fn max_pool_plane<E: Float>(
         for (ow, (y, index)) in out_row.iter_mut().zip(argmax_row.iter_mut()).enumerate() {
             let (w0, w1) = geometry.window(1, ow);
             let mut best = E::NEG_INFINITY;
-            let mut best_index = h0 * width + w0;
+            let mut has_nan = false;
             for hh in h0..h1 {
-                let row = &x[hh * width + w0..hh * width + w1];
-                for (offset, &value) in row.iter().enumerate() {
-                    // `>` keeps the first of equal values; a NaN always wins (PyTorch).
-                    if value > best || value.is_nan() {
-                        best = value;
-                        best_index = hh * width + w0 + offset;
-                    }
+                let mut row_best = E::NEG_INFINITY;
+                for &value in &x[hh * width + w0..hh * width + w1] {
+                    row_best = if value > row_best { value } else { row_best };
+                    has_nan |= value.is_nan();
                 }
+                best = if row_best > best { row_best } else { best };
             }
-            *y = best;
-            *index = best_index;
+            let (value, position) = if has_nan {
+                window_max_with_nan(x, width, (h0, h1), (w0, w1))
+            } else {
+                (best, first_position_of(x, width, (h0, h1), (w0, w1), best))
+            };
+            *y = value;
+            *index = position;
         }
     }
+}
+
+/// The first position `h·W + w` (row-major) in the window that holds `target` (which it does).
+#[inline(always)]
+fn first_position_of<E: Float>(
+    x: &[E],
+    width: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    target: E,
+) -> usize {
+    for hh in rows.0..rows.1 {
+        let row = &x[hh * width + cols.0..hh * width + cols.1];
+        if let Some(offset) = row.iter().position(|&value| value == target) {
+            return hh * width + cols.0 + offset;
+        }
+    }
+    rows.0 * width + cols.0
+}
+
+/// PyTorch's scan, element by element: `>` keeps the first of equal values, a NaN replaces the
+/// running maximum (so the last NaN of the window wins and the result is NaN).
+fn window_max_with_nan<E: Float>(
+    x: &[E],
+    width: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> (E, usize) {
+    let mut best = E::NEG_INFINITY;
+    let mut best_index = rows.0 * width + cols.0;
+    for hh in rows.0..rows.1 {
+        for w in cols.0..cols.1 {
+            let value = x[hh * width + w];
+            if value > best || value.is_nan() {
+                best = value;
+                best_index = hh * width + w;
+            }
+        }
+    }
+    (best, best_index)
 }
 
 /// Gradient of [`max_pool2d`] with respect to its input, `[N, C, H, W]` = `input_shape`.

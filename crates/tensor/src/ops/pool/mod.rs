@@ -113,7 +113,10 @@ impl Pool2dParams {
                     format!(
                         "kernel {:?} is larger than the padded input {:?} (input {:?}, padding {:?})",
                         self.kernel,
-                        [input[0] + 2 * self.padding[0], input[1] + 2 * self.padding[1]],
+                        [
+                            input[0].saturating_add(2 * self.padding[0]),
+                            input[1].saturating_add(2 * self.padding[1])
+                        ],
                         input,
                         self.padding
                     ),
