@@ -83,6 +83,8 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
     let threads = if m.saturating_mul(n).saturating_mul(k) < PARALLEL_THRESHOLD { 1 } else { rayon::current_num_threads() };
     let output = SharedOutput { ptr: c.data_mut().as_mut_ptr(), row_stride: c.row_stride(), col_stride: c.col_stride() };
     let (mr, nr) = (kernel.mr, kernel.nr);
+    let tune = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let kernel = &Kernel { kc: tune("TUNE_KC", kernel.kc), mc: tune("TUNE_MC", kernel.mc), nc: tune("TUNE_NC", kernel.nc), ..*kernel };
 
     for jc in (0..n).step_by(kernel.nc) {
         let nc = kernel.nc.min(n - jc);

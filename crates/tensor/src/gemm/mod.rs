@@ -158,6 +158,7 @@ impl Isa {
 type MicroKernel<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize, usize, usize, usize);
 
 /// A micro-kernel with its tile and cache-block sizes.
+#[derive(Clone, Copy)]
 pub struct Kernel<E: 'static> {
     /// The instruction set it uses.
     pub isa: Isa,
@@ -264,8 +265,8 @@ macro_rules! impl_gemm_element {
 
 // Cache blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the f32 B micro-panel
 // KC × 32 × 4 B = 24 KiB sits in L1; the A block MC × KC fits well inside L2; B block in L3.
-impl_gemm_element!(f32, kernel_f32, kernel_f32, kernel_avx512::NR_F32, kernel_avx2::NR_F32, kernel_portable::NR_F32, 192, 336, 4096);
-impl_gemm_element!(f64, kernel_f64, kernel_f64, kernel_avx512::NR_F64, kernel_avx2::NR_F64, kernel_portable::NR_F64, 192, 168, 2048);
+impl_gemm_element!(f32, kernel_f32, kernel_f32, kernel_avx512::NR_F32, kernel_avx2::NR_F32, kernel_portable::NR_F32, 384, 336, 4096);
+impl_gemm_element!(f64, kernel_f64, kernel_f64, kernel_avx512::NR_F64, kernel_avx2::NR_F64, kernel_portable::NR_F64, 384, 168, 2048);
 
 /// Checks that `A: m×k`, `B: k×n`, `C: m×n` agree, and that no two elements of C share memory
 /// (C is written in parallel).
@@ -340,4 +341,16 @@ pub fn gemm_with_isa<E: Float>(isa: Isa, alpha: E, a: MatRef<'_, E>, b: MatRef<'
         .ok_or_else(|| TensorError::invalid("gemm", format!("this CPU cannot run the {isa:?} kernel")))?;
     blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
     Ok(())
+}
+
+#[doc(hidden)]
+pub fn tune_micro_kernel_f32(kc: usize, iters: usize) -> f32 {
+    let kernel = f32::kernel(Isa::best()).unwrap();
+    let a = vec![1.0f32; kernel.mr * kc + 64];
+    let b = vec![1.0f32; kernel.nr * kc + 64];
+    let mut c = vec![0.0f32; kernel.mr * kernel.nr];
+    for _ in 0..iters {
+        unsafe { (kernel.micro)(kc, 1.0, a.as_ptr(), b.as_ptr(), 1.0, c.as_mut_ptr(), kernel.nr, 1, kernel.mr, kernel.nr) };
+    }
+    c[0]
 }

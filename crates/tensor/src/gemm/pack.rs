@@ -23,7 +23,15 @@ pub(super) fn pack_a<E: Float>(a: &MatRef<'_, E>, row0: usize, rows: usize, col0
         if live < mr {
             panel.fill(E::ZERO);
         }
-        if cs == 1 {
+        if cs == 1 && live == mr && matches!(mr, 4 | 6 | 14) {
+            // Rows of A are contiguous and the panel is full: walk the MR rows side by side.
+            let start = first * rs + col0;
+            match mr {
+                4 => pack_a_rows::<E, 4>(data, start, rs, kc, panel),
+                6 => pack_a_rows::<E, 6>(data, start, rs, kc, panel),
+                _ => pack_a_rows::<E, 14>(data, start, rs, kc, panel),
+            }
+        } else if cs == 1 {
             // Rows of A are contiguous: read each row once, scatter with stride mr.
             for i in 0..live {
                 let start = (first + i) * rs + col0;
@@ -43,6 +51,17 @@ pub(super) fn pack_a<E: Float>(a: &MatRef<'_, E>, row0: usize, rows: usize, col0
                     *slot = data[(first + i) * rs + (col0 + p) * cs];
                 }
             }
+        }
+    }
+}
+
+/// One full panel from `MR` contiguous rows of length `kc`, the first at `data[start..]`, the
+/// next `row_stride` further on: `panel[p·MR + i] = row_i[p]`.
+fn pack_a_rows<E: Float, const MR: usize>(data: &[E], start: usize, row_stride: usize, kc: usize, panel: &mut [E]) {
+    let rows: [&[E]; MR] = std::array::from_fn(|i| &data[start + i * row_stride..start + i * row_stride + kc]);
+    for (p, column) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
+        for (slot, row) in column.iter_mut().zip(&rows) {
+            *slot = row[p];
         }
     }
 }
