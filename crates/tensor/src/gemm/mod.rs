@@ -173,8 +173,20 @@ pub struct Kernel<E: 'static> {
     /// Columns of a packed B block `kc × nc` (kept in L3).
     pub nc: usize,
     micro: MicroKernel<E>,
+    /// A variant with fewer rows for matrices whose height it tiles with less padding.
+    narrow: Option<&'static Kernel<E>>,
     a_scratch: &'static LocalKey<Cell<Vec<E>>>,
     b_scratch: &'static LocalKey<Cell<Vec<E>>>,
+}
+
+impl<E> Kernel<E> {
+    /// This kernel, or its narrow variant when that pads `m` rows to at least 5 % fewer.
+    fn for_rows(&'static self, m: usize) -> &'static Kernel<E> {
+        match self.narrow {
+            Some(narrow) if 20 * m.next_multiple_of(narrow.mr) < 19 * m.next_multiple_of(self.mr) => narrow,
+            _ => self,
+        }
+    }
 }
 
 impl<E> std::fmt::Debug for Kernel<E> {
@@ -203,7 +215,7 @@ macro_rules! impl_gemm_element {
             fn gemm_unchecked(alpha: $elem, a: MatRef<'_, $elem>, b: MatRef<'_, $elem>, beta: $elem, c: MatMut<'_, $elem>) {
                 static BEST: OnceLock<&'static Kernel<$elem>> = OnceLock::new();
                 let kernel = BEST.get_or_init(|| <$elem>::kernel(Isa::best()).or(<$elem>::kernel(Isa::Portable)).expect("the portable kernel always exists"));
-                blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+                blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
             }
 
             fn kernel(isa: Isa) -> Option<&'static Kernel<$elem>> {
@@ -212,6 +224,20 @@ macro_rules! impl_gemm_element {
                     static B_SCRATCH: Cell<Vec<$elem>> = const { Cell::new(Vec::new()) };
                 }
                 #[cfg(target_arch = "x86_64")]
+                static AVX512_NARROW: Kernel<$elem> = Kernel {
+                    isa: Isa::Avx512,
+                    mr: kernel_avx512::MR_NARROW,
+                    nr: $nr512,
+                    // Few rows reuse each B micro-panel only a few times: keep it within L1.
+                    kc: $kc / 2,
+                    mc: $mc,
+                    nc: $nc,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR_NARROW }>,
+                    narrow: None,
+                    a_scratch: &A_SCRATCH,
+                    b_scratch: &B_SCRATCH,
+                };
+                #[cfg(target_arch = "x86_64")]
                 static AVX512: Kernel<$elem> = Kernel {
                     isa: Isa::Avx512,
                     mr: kernel_avx512::MR,
@@ -219,7 +245,8 @@ macro_rules! impl_gemm_element {
                     kc: $kc,
                     mc: $mc,
                     nc: $nc,
-                    micro: kernel_avx512::$avx512,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR }>,
+                    narrow: Some(&AVX512_NARROW),
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -232,6 +259,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_avx2::$avx2,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -243,6 +271,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_portable::kernel::<$elem, { $nrp }>,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -339,7 +368,7 @@ pub fn gemm_with_isa<E: Float>(isa: Isa, alpha: E, a: MatRef<'_, E>, b: MatRef<'
     check_operands("gemm", &a, &b, &c)?;
     let kernel = E::kernel(isa)
         .ok_or_else(|| TensorError::invalid("gemm", format!("this CPU cannot run the {isa:?} kernel")))?;
-    blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+    blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
     Ok(())
 }
 
