@@ -123,8 +123,8 @@ fn run_case<E: Float>(m: usize, n: usize, k: usize, layouts: (Layout, Layout, La
 
 /// Sizes around every tile edge: 1, primes, MR ± 1 (4, 6, 14), NR ± 1 (4, 8, 16, 32).
 const EDGE_SIZES: [usize; 14] = [1, 2, 3, 5, 7, 13, 14, 15, 16, 17, 31, 32, 33, 47];
-/// Depths around KC = 192, and k = 0.
-const DEPTHS: [usize; 7] = [0, 1, 2, 7, 191, 193, 385];
+/// Depths around KC = 384, and k = 0.
+const DEPTHS: [usize; 7] = [0, 1, 2, 7, 193, 383, 385];
 
 fn edge_grid<E: Float>(seed: u64) {
     let mut rng = Rng::seed_from(seed);
@@ -167,12 +167,12 @@ fn all_transposes_and_c_layouts() {
 
 #[test]
 fn cache_block_edges() {
-    // MC (336 f32 / 168 f64) ± 1 rows, KC (192) multiples ± 1, and a parallel-sized product.
+    // MC (336 f32 / 168 f64) ± 1 rows, KC (384) multiples ± 1, and a parallel-sized product.
     let mut rng = Rng::seed_from(4);
     let layouts = (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor);
     run_case::<f32>(337, 40, 385, layouts, 1.0, 0.0, &mut rng);
     run_case::<f32>(335, 65, 193, (Layout::ColMajor, Layout::Strided, Layout::RowMajor), 1.0, 2.0, &mut rng);
-    run_case::<f64>(169, 47, 383, layouts, 1.0, 0.0, &mut rng);
+    run_case::<f64>(169, 47, 769, layouts, 1.0, 0.0, &mut rng);
     run_case::<f64>(167, 33, 192, (Layout::RowMajor, Layout::ColMajor, Layout::ColMajor), 0.5, 1.0, &mut rng);
     run_case::<f32>(130, 150, 200, layouts, 1.0, 0.5, &mut rng);
 }

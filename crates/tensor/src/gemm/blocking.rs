@@ -19,13 +19,16 @@ use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::pack::{pack_a, pack_b_panel};
+use super::pack::{pack_a, pack_b};
 use super::{Kernel, MatMut, MatRef};
 use crate::Float;
 
 /// Below this many multiply-adds (`m·n·k`), the product runs on the calling thread: rayon's
 /// fork/join would cost more than it saves.
 const PARALLEL_THRESHOLD: usize = 96 * 96 * 96;
+
+/// B panels packed by one task when packing is split across threads.
+const PACK_B_PANELS_PER_TASK: usize = 8;
 
 /// The destination matrix as a raw pointer, so that threads can write disjoint tiles of it.
 #[derive(Clone, Copy)]
@@ -83,6 +86,8 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
     let threads = if m.saturating_mul(n).saturating_mul(k) < PARALLEL_THRESHOLD { 1 } else { rayon::current_num_threads() };
     let output = SharedOutput { ptr: c.data_mut().as_mut_ptr(), row_stride: c.row_stride(), col_stride: c.col_stride() };
     let (mr, nr) = (kernel.mr, kernel.nr);
+    let tune = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let kernel = &Kernel { kc: tune("TUNE_KC", kernel.kc), mc: tune("TUNE_MC", kernel.mc), nc: tune("TUNE_NC", kernel.nc), ..*kernel };
 
     for jc in (0..n).step_by(kernel.nc) {
         let nc = kernel.nc.min(n - jc);
@@ -91,12 +96,13 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
             let kc = kernel.kc.min(k - pc);
             let beta_here = if pc == 0 { beta } else { E::ONE };
             with_scratch(kernel.b_scratch, b_panels * nr * kc, |packed_b| {
-                // packed_b: [b_panels][kc][NR] ← B[pc.., jc..] (kc × nc)
-                let pack_one = |(q, panel): (usize, &mut [E])| pack_b_panel(&b, pc, kc, jc, nc, nr, q, panel);
+                // packed_b: [b_panels][kc][NR] ← B[pc.., jc..] (kc × nc), in groups of panels
+                let group = PACK_B_PANELS_PER_TASK;
+                let pack_group = |(g, panels): (usize, &mut [E])| pack_b(&b, pc, kc, jc, nc, nr, g * group, panels);
                 if threads > 1 {
-                    packed_b.par_chunks_mut(nr * kc).enumerate().for_each(pack_one);
+                    packed_b.par_chunks_mut(group * nr * kc).enumerate().for_each(pack_group);
                 } else {
-                    packed_b.chunks_mut(nr * kc).enumerate().for_each(pack_one);
+                    pack_b(&b, pc, kc, jc, nc, nr, 0, packed_b);
                 }
                 let plan = Plan::new(m, nc, mr, nr, kernel.mc, threads);
                 let packed_b: &[E] = packed_b;

@@ -158,6 +158,7 @@ impl Isa {
 type MicroKernel<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize, usize, usize, usize);
 
 /// A micro-kernel with its tile and cache-block sizes.
+#[derive(Clone, Copy)]
 pub struct Kernel<E: 'static> {
     /// The instruction set it uses.
     pub isa: Isa,
@@ -172,8 +173,20 @@ pub struct Kernel<E: 'static> {
     /// Columns of a packed B block `kc × nc` (kept in L3).
     pub nc: usize,
     micro: MicroKernel<E>,
+    /// A variant with fewer rows for matrices whose height it tiles with less padding.
+    narrow: Option<&'static Kernel<E>>,
     a_scratch: &'static LocalKey<Cell<Vec<E>>>,
     b_scratch: &'static LocalKey<Cell<Vec<E>>>,
+}
+
+impl<E> Kernel<E> {
+    /// This kernel, or its narrow variant when that pads `m` rows to at least 5 % fewer.
+    fn for_rows(&'static self, m: usize) -> &'static Kernel<E> {
+        match self.narrow {
+            Some(narrow) if 20 * m.next_multiple_of(narrow.mr) < 19 * m.next_multiple_of(self.mr) => narrow,
+            _ => self,
+        }
+    }
 }
 
 impl<E> std::fmt::Debug for Kernel<E> {
@@ -202,7 +215,7 @@ macro_rules! impl_gemm_element {
             fn gemm_unchecked(alpha: $elem, a: MatRef<'_, $elem>, b: MatRef<'_, $elem>, beta: $elem, c: MatMut<'_, $elem>) {
                 static BEST: OnceLock<&'static Kernel<$elem>> = OnceLock::new();
                 let kernel = BEST.get_or_init(|| <$elem>::kernel(Isa::best()).or(<$elem>::kernel(Isa::Portable)).expect("the portable kernel always exists"));
-                blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+                blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
             }
 
             fn kernel(isa: Isa) -> Option<&'static Kernel<$elem>> {
@@ -211,6 +224,20 @@ macro_rules! impl_gemm_element {
                     static B_SCRATCH: Cell<Vec<$elem>> = const { Cell::new(Vec::new()) };
                 }
                 #[cfg(target_arch = "x86_64")]
+                static AVX512_NARROW: Kernel<$elem> = Kernel {
+                    isa: Isa::Avx512,
+                    mr: kernel_avx512::MR_NARROW,
+                    nr: $nr512,
+                    // Few rows reuse each B micro-panel only a few times: keep it within L1.
+                    kc: $kc / 2,
+                    mc: $mc,
+                    nc: $nc,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR_NARROW }>,
+                    narrow: None,
+                    a_scratch: &A_SCRATCH,
+                    b_scratch: &B_SCRATCH,
+                };
+                #[cfg(target_arch = "x86_64")]
                 static AVX512: Kernel<$elem> = Kernel {
                     isa: Isa::Avx512,
                     mr: kernel_avx512::MR,
@@ -218,7 +245,8 @@ macro_rules! impl_gemm_element {
                     kc: $kc,
                     mc: $mc,
                     nc: $nc,
-                    micro: kernel_avx512::$avx512,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR }>,
+                    narrow: Some(&AVX512_NARROW),
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -231,6 +259,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_avx2::$avx2,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -242,6 +271,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_portable::kernel::<$elem, { $nrp }>,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -264,8 +294,8 @@ macro_rules! impl_gemm_element {
 
 // Cache blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the f32 B micro-panel
 // KC × 32 × 4 B = 24 KiB sits in L1; the A block MC × KC fits well inside L2; B block in L3.
-impl_gemm_element!(f32, kernel_f32, kernel_f32, kernel_avx512::NR_F32, kernel_avx2::NR_F32, kernel_portable::NR_F32, 192, 336, 4096);
-impl_gemm_element!(f64, kernel_f64, kernel_f64, kernel_avx512::NR_F64, kernel_avx2::NR_F64, kernel_portable::NR_F64, 192, 168, 2048);
+impl_gemm_element!(f32, kernel_f32, kernel_f32, kernel_avx512::NR_F32, kernel_avx2::NR_F32, kernel_portable::NR_F32, 384, 336, 4096);
+impl_gemm_element!(f64, kernel_f64, kernel_f64, kernel_avx512::NR_F64, kernel_avx2::NR_F64, kernel_portable::NR_F64, 384, 168, 2048);
 
 /// Checks that `A: m×k`, `B: k×n`, `C: m×n` agree, and that no two elements of C share memory
 /// (C is written in parallel).
@@ -338,6 +368,18 @@ pub fn gemm_with_isa<E: Float>(isa: Isa, alpha: E, a: MatRef<'_, E>, b: MatRef<'
     check_operands("gemm", &a, &b, &c)?;
     let kernel = E::kernel(isa)
         .ok_or_else(|| TensorError::invalid("gemm", format!("this CPU cannot run the {isa:?} kernel")))?;
-    blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+    blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
     Ok(())
+}
+
+#[doc(hidden)]
+pub fn tune_micro_kernel_f32(kc: usize, iters: usize) -> f32 {
+    let kernel = f32::kernel(Isa::best()).unwrap();
+    let a = vec![1.0f32; kernel.mr * kc + 64];
+    let b = vec![1.0f32; kernel.nr * kc + 64];
+    let mut c = vec![0.0f32; kernel.mr * kernel.nr];
+    for _ in 0..iters {
+        unsafe { (kernel.micro)(kc, 1.0, a.as_ptr(), b.as_ptr(), 1.0, c.as_mut_ptr(), kernel.nr, 1, kernel.mr, kernel.nr) };
+    }
+    c[0]
 }
