@@ -86,6 +86,8 @@ ops_enum! {
     // pad, concat (ops/shape.rs)
     Pad(ops::shape::PadRecord),
     Concat(ops::shape::ConcatRecord),
+    // matrix product (ops/matmul.rs)
+    Matmul(ops::matmul::MatmulRecord<E>),
     // linear layer (ops/linear.rs)
     Linear(ops::linear::LinearRecord<E>),
     // convolution (ops/conv.rs)

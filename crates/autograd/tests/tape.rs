@@ -44,6 +44,9 @@ impl<E: Float> Parameters<E> {
     }
 }
 
+/// The loss, the parameter leaves, and the intermediate variables of one forward pass.
+type Forward<E> = (Var<E>, Vec<Var<E>>, Vec<Var<E>>);
+
 /// One forward pass: stem conv → bn → relu → max-pool → residual conv block → GAP → linear →
 /// cross-entropy. Returns the loss, the parameter leaves, and every intermediate variable.
 fn forward<E: Float>(
@@ -51,7 +54,7 @@ fn forward<E: Float>(
     parameters: &Parameters<E>,
     image: &Tensor<E>,
     targets: &[usize],
-) -> Result<(Var<E>, Vec<Var<E>>, Vec<Var<E>>)> {
+) -> Result<Forward<E>> {
     let leaves: Vec<Var<E>> = [
         &parameters.stem,
         &parameters.gamma,
@@ -374,7 +377,7 @@ fn gradcheck_fails_on_a_wrong_gradient() {
             };
             v[0].mul_scalar(factor)
         },
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &GradcheckOptions::default(),
     )
     .unwrap();

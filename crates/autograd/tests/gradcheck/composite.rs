@@ -59,7 +59,7 @@ fn basic_block_inputs(rng: &mut Rng) -> Vec<Tensor<f64>> {
 #[test]
 fn basic_block_with_projection_shortcut() {
     let mut rng = Rng::seed_from(80);
-    check("BasicBlock", basic_block, &basic_block_inputs(&mut rng));
+    check("BasicBlock", basic_block, basic_block_inputs(&mut rng));
 }
 
 /// He et al.'s Bottleneck with a projection shortcut, stride 2 in the 3×3 conv:
@@ -92,7 +92,7 @@ fn bottleneck_with_projection_shortcut() {
     inputs.extend(affine(c_out, &mut rng));
     inputs.push(randn(&[c_out, c_in, 1, 1], &mut rng));
     inputs.extend(affine(c_out, &mut rng));
-    check("Bottleneck", bottleneck, &inputs);
+    check("Bottleneck", bottleneck, inputs);
 }
 
 /// A whole (tiny) ResNet: stem conv + bn + relu + max-pool, one BasicBlock with the
@@ -146,5 +146,5 @@ fn tiny_resnet_with_option_a_shortcut_to_the_loss() {
         max_elements_per_input: Some(60),
         ..GradcheckOptions::default()
     };
-    check_with("tiny ResNet", network, &inputs, &options);
+    check_with("tiny ResNet", network, inputs, &options);
 }
