@@ -79,3 +79,16 @@ fn unary_functions() {
     check("powf -1.5", |v| v[0].powf(-1.5), &[positive]);
     check("square", |v| v[0].square(), &[x]);
 }
+
+#[test]
+fn non_contiguous_operands() {
+    let mut rng = Rng::seed_from(44);
+    let a = randn(&[4, 3, 2], &mut rng);
+    let b = randn(&[2, 8, 1], &mut rng);
+    // A permuted view times a stepped slice, broadcast.
+    check(
+        "permuted ⊙ stepped",
+        |v| v[0].permute(&[2, 0, 1])?.mul(&v[1].slice(1, 0, 8, 2)?),
+        [a, b],
+    );
+}
