@@ -4,6 +4,9 @@
 //! Throughput is bytes read + written, so the figures compare with memory bandwidth.
 //! Run: `cargo bench --bench elementwise` (add `-- <filter>` to pick one group).
 
+// The baselines are deliberately the index loops a newcomer writes.
+#![allow(clippy::needless_range_loop)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
