@@ -14,6 +14,12 @@
 use crate::{DType, Float};
 
 /// eˣ for f32 or f64, vectorisable; within 2 ulp of `std`'s `exp` (see the tests).
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::math::exp;
+/// assert_eq!(exp(0.0f32), 1.0);
+/// assert!((exp(1.0f64) - std::f64::consts::E).abs() < 1e-15);
+/// ```
 #[inline(always)]
 pub fn exp<E: Float>(x: E) -> E {
     // `E::DTYPE` is a constant, and `(x as f64) as f32` folds to `x`, so each arm compiles to
@@ -45,7 +51,13 @@ fn clamp_keep_nan_f64(x: f64, low: f64, high: f64) -> f64 {
     }
 }
 
-/// eˣ in single precision.
+/// eˣ in single precision (Cephes `expf` polynomial).
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::math::exp_f32;
+/// assert!((exp_f32(2.0) - 2.0f32.exp()).abs() <= f32::EPSILON * 8.0);
+/// assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+/// ```
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -72,7 +84,13 @@ pub fn exp_f32(x: f32) -> f32 {
     er * scale_low * scale_high
 }
 
-/// eˣ in double precision.
+/// eˣ in double precision (Cephes `exp` Padé form).
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::math::exp_f64;
+/// assert!((exp_f64(-3.0) - (-3.0f64).exp()).abs() <= f64::EPSILON);
+/// assert!(exp_f64(f64::NAN).is_nan());
+/// ```
 #[inline(always)]
 pub fn exp_f64(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;

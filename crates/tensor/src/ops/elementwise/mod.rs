@@ -2,7 +2,7 @@
 //!
 //! Broadcasting (NumPy rules): shapes are aligned from the right; each pair of sizes must be
 //! equal or one of them 1, and a size-1 axis is repeated. Broadcast operands are never
-//! materialised: [`strided::Plan`] walks each operand with stride 0 on repeated axes, and the
+//! materialised: `strided::Plan` walks each operand with stride 0 on repeated axes, and the
 //! inner rows run through the run-time dispatched SIMD loops of [`simd`].
 //!
 //! Comparisons return a *mask* of the same element type: `1` where the relation holds, `0`
@@ -11,7 +11,7 @@
 pub mod math;
 pub mod reference;
 pub mod simd;
-pub mod strided;
+pub(crate) mod strided;
 
 use crate::error::{Result, TensorError};
 use crate::layout::broadcast_shape;

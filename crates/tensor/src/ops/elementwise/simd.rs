@@ -19,7 +19,14 @@ pub enum SimdLevel {
     Portable,
 }
 
-/// The best level this CPU supports, detected once.
+/// The best level this CPU supports, detected once (set `UNRAVEL_NO_SIMD` to force the baseline,
+/// e.g. to compare levels).
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::simd::{simd_level, SimdLevel};
+/// let level = simd_level();
+/// assert!(matches!(level, SimdLevel::Avx512 | SimdLevel::Avx2 | SimdLevel::Portable));
+/// ```
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(detect)
@@ -128,19 +135,19 @@ macro_rules! dispatch {
 
 /// `out[i] = f(x[i])` for `i < min(x.len(), out.len())`, vectorised.
 #[inline]
-pub fn unary<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
+pub(crate) fn unary<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
     dispatch!(unary_avx512, unary_avx2, unary_body, (x, out, f))
 }
 
 /// `out[i] = f(a[i], b[i])`, vectorised.
 #[inline]
-pub fn binary<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
+pub(crate) fn binary<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
     dispatch!(binary_avx512, binary_avx2, binary_body, (a, b, out, f))
 }
 
 /// `out[i] = f(a[i], b)`, vectorised.
 #[inline]
-pub fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
+pub(crate) fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
     dispatch!(
         vector_scalar_avx512,
         vector_scalar_avx2,
@@ -151,7 +158,7 @@ pub fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f:
 
 /// `out[i] = f(a, b[i])`, vectorised.
 #[inline]
-pub fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
+pub(crate) fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
     dispatch!(
         scalar_vector_avx512,
         scalar_vector_avx2,
@@ -162,7 +169,7 @@ pub fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f:
 
 /// `accumulator[i] = f(accumulator[i], x[i])`, vectorised.
 #[inline]
-pub fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
+pub(crate) fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
     dispatch!(
         accumulate_avx512,
         accumulate_avx2,
