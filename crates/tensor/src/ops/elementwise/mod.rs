@@ -41,19 +41,28 @@ pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     f: F,
 ) -> Result<Tensor<E>> {
     let (data, layout) = x.cpu_storage(op)?;
-    let mut out = vec![E::ZERO; x.numel()];
-    if !out.is_empty() {
-        let plan = Plan::new([layout]);
-        plan.fill(&mut out, |[start], [stride], row| match stride {
+    if x.numel() == 0 {
+        return Ok(Tensor::from_contiguous(Vec::new(), x.shape()));
+    }
+    let plan = Plan::new([layout]);
+    // SAFETY: every arm writes all `row.len()` elements: the SIMD loop zips `row` with an input
+    // slice of exactly `row.len()` elements, the other arms loop over the whole row.
+    let out = unsafe {
+        plan.collect(|[start], [stride], row| match stride {
             1 => simd::unary(&data[start..start + row.len()], row, &f),
-            0 => row.fill(f(data[start])),
+            0 => {
+                let value = f(data[start]);
+                row.iter_mut().for_each(|o| {
+                    o.write(value);
+                });
+            }
             _ => {
                 for (i, o) in row.iter_mut().enumerate() {
-                    *o = f(data[start + i * stride]);
+                    o.write(f(data[start + i * stride]));
                 }
             }
-        });
-    }
+        })
+    };
     Ok(Tensor::from_contiguous(out, x.shape()))
 }
 
@@ -68,12 +77,16 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
-    let mut out = vec![E::ZERO; crate::layout::numel(&shape)];
-    if !out.is_empty() {
-        let a_layout = a_layout.broadcast_to(&shape)?;
-        let b_layout = b_layout.broadcast_to(&shape)?;
-        let plan = Plan::new([&a_layout, &b_layout]);
-        plan.fill(&mut out, |[a_start, b_start], strides, row| {
+    if crate::layout::numel(&shape) == 0 {
+        return Ok(Tensor::from_contiguous(Vec::new(), &shape));
+    }
+    let a_layout = a_layout.broadcast_to(&shape)?;
+    let b_layout = b_layout.broadcast_to(&shape)?;
+    let plan = Plan::new([&a_layout, &b_layout]);
+    // SAFETY: every arm writes all `row.len()` elements: the SIMD loops zip `row` with input
+    // slices of exactly `row.len()` elements, the strided arm loops over the whole row.
+    let out = unsafe {
+        plan.collect(|[a_start, b_start], strides, row| {
             let n = row.len();
             match strides {
                 [1, 1] => simd::binary(
@@ -90,15 +103,15 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
                 }
                 [a_stride, b_stride] => {
                     for (i, o) in row.iter_mut().enumerate() {
-                        *o = f(
+                        o.write(f(
                             a_data[a_start + i * a_stride],
                             b_data[b_start + i * b_stride],
-                        );
+                        ));
                     }
                 }
             }
-        });
-    }
+        })
+    };
     Ok(Tensor::from_contiguous(out, &shape))
 }
 
@@ -405,24 +418,27 @@ impl<E: Float> Tensor<E> {
         let (c_data, c_layout) = condition.cpu_storage(OP)?;
         let (t_data, t_layout) = on_true.cpu_storage(OP)?;
         let (f_data, f_layout) = on_false.cpu_storage(OP)?;
-        let mut out = vec![E::ZERO; crate::layout::numel(&shape)];
-        if !out.is_empty() {
-            let layouts = [
-                c_layout.broadcast_to(&shape)?,
-                t_layout.broadcast_to(&shape)?,
-                f_layout.broadcast_to(&shape)?,
-            ];
-            let plan = Plan::new([&layouts[0], &layouts[1], &layouts[2]]);
-            plan.fill(&mut out, |[c, t, f], [cs, ts, fs], row| {
+        if crate::layout::numel(&shape) == 0 {
+            return Ok(Tensor::from_contiguous(Vec::new(), &shape));
+        }
+        let layouts = [
+            c_layout.broadcast_to(&shape)?,
+            t_layout.broadcast_to(&shape)?,
+            f_layout.broadcast_to(&shape)?,
+        ];
+        let plan = Plan::new([&layouts[0], &layouts[1], &layouts[2]]);
+        // SAFETY: the loop writes every element of `row`.
+        let out = unsafe {
+            plan.collect(|[c, t, f], [cs, ts, fs], row| {
                 for (i, o) in row.iter_mut().enumerate() {
-                    *o = if c_data[c + i * cs] != E::ZERO {
+                    o.write(if c_data[c + i * cs] != E::ZERO {
                         t_data[t + i * ts]
                     } else {
                         f_data[f + i * fs]
-                    };
+                    });
                 }
-            });
-        }
+            })
+        };
         Ok(Tensor::from_contiguous(out, &shape))
     }
 }
