@@ -96,12 +96,16 @@ fn broadcast_add(c: &mut Criterion) {
 fn bench_unary(
     c: &mut Criterion,
     name: &str,
+    positive_inputs: bool,
     fast: impl Fn(&Tensor<f32>) -> Tensor<f32>,
     plain: impl Fn(f32) -> f32,
 ) {
     let mut group = configure(c, name);
     for shape in SHAPES {
-        let x = Tensor::<f32>::randn(shape, 0.0, 1.0, &mut Rng::seed_from(3));
+        let mut x = Tensor::<f32>::randn(shape, 0.0, 1.0, &mut Rng::seed_from(3));
+        if positive_inputs {
+            x = x.abs().unwrap();
+        }
         let n = x.numel();
         group.throughput(Throughput::Bytes(2 * n as u64 * F32_BYTES));
         group.bench_function(BenchmarkId::new("unravel", label(shape)), |bench| {
