@@ -62,8 +62,8 @@ pub fn ln<E: Float>(x: E) -> E {
 /// ```
 #[inline(always)]
 pub fn ln_f32(x: f32) -> f32 {
-    const LN2_HI: f32 = 6.931_381_2e-1;
-    const LN2_LO: f32 = 9.058_000_6e-6;
+    const LN2_HI: f32 = 6.931_381e-1;
+    const LN2_LO: f32 = 9.058_001e-6;
     const LG1: f32 = 0.666_666_6; // 0xaaaaaa.0p-24
     const LG2: f32 = 0.400_009_72; // 0xccce13.0p-25
     const LG3: f32 = 0.284_987_87; // 0x91e9ee.0p-25
@@ -103,7 +103,7 @@ pub fn ln_f32(x: f32) -> f32 {
 /// ```
 #[inline(always)]
 pub fn ln_f64(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const LG1: f64 = 6.666_666_666_666_735e-1;
     const LG2: f64 = 3.999_999_999_940_942e-1;
