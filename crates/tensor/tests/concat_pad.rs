@@ -109,9 +109,12 @@ fn concat_errors() {
     ));
 }
 
+/// A shape and its padding.
+type PadCase<'a> = (&'a [usize], &'a [(usize, usize)]);
+
 fn check_pad<E: Float>(seed: u64) {
     let mut rng = Rng::seed_from(seed);
-    let cases: &[(&[usize], &[(usize, usize)])] = &[
+    let cases: &[PadCase] = &[
         (&[2, 3, 4, 4], &[(0, 0), (2, 3), (0, 0), (0, 0)]),
         (&[5, 7], &[(1, 0), (0, 2)]),
         (&[17], &[(3, 3)]),
