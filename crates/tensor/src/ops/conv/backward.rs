@@ -11,8 +11,9 @@
 use rayon::prelude::*;
 
 use super::blocking::{gather_images, Blocking};
-use super::col2im::{col2im_tile, scatter_1x1};
-use super::im2col::{block_columns, ImageRef};
+use super::col2im::{block_col2im, unstage_block, zero_staged_block};
+use super::im2col::{block_columns, stage_block, ImageRef};
+use super::staged::Staging;
 use super::ConvShape;
 use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
@@ -22,9 +23,10 @@ use crate::{Float, Tensor};
 /// with its own partial `dW`, whatever the number of threads.
 const WEIGHT_GRAD_CHUNKS: usize = 4;
 
-/// Per-task scratch: a block's columns and its gathered `dY`.
+/// Per-task scratch: a block's staged images, its columns and its gathered `dY`.
 #[derive(Default)]
 struct Scratch<E> {
+    staged: Vec<E>,
     cols: Vec<E>,
     grad: Vec<E>,
 }
@@ -93,6 +95,7 @@ pub(crate) fn backward_input_cpu<E: Float>(
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let blocking = Blocking::new::<E>(shape);
     let width_max = blocking.max_width();
+    let staging = Staging::new(shape);
     // 1×1, stride 1, one image per block: the GEMM writes dX itself.
     let in_place = shape.is_pointwise() && blocking.images == 1;
 
@@ -106,6 +109,9 @@ pub(crate) fn backward_input_cpu<E: Float>(
                 let dcols_len = if in_place { 0 } else { group_rows * width_max };
                 let grad_len = if images > 1 { group_out * width_max } else { 0 };
                 scratch.reserve(dcols_len, grad_len);
+                if !in_place {
+                    zero_staged_block(images, shape, &staging, &mut scratch.staged);
+                }
                 for tile in &blocking.tiles {
                     let width = images * tile.len();
                     for g in 0..shape.groups {
@@ -146,23 +152,20 @@ pub(crate) fn backward_input_cpu<E: Float>(
                             E::ZERO,
                             MatMut::row_major(dcols, group_rows, width)?,
                         )?;
-                        for (i, dx_image) in dx_block.chunks_mut(image_len).enumerate() {
-                            // image i's columns: dcols[:, i·tile .. (i+1)·tile]
-                            let dcols_i = &dcols[i * tile.len()..];
-                            if shape.is_one_by_one() {
-                                scatter_1x1(dcols_i, width, shape, channels.clone(), dx_image);
-                            } else {
-                                col2im_tile(
-                                    dcols_i,
-                                    width,
-                                    shape,
-                                    channels.clone(),
-                                    tile.clone(),
-                                    dx_image,
-                                );
-                            }
-                        }
+                        // dcols → the staged images of the block (→ dX after the last tile)
+                        block_col2im(
+                            dcols,
+                            shape,
+                            &staging,
+                            channels,
+                            tile.clone(),
+                            &mut scratch.staged,
+                            dx_block,
+                        );
                     }
+                }
+                if !in_place {
+                    unstage_block(&scratch.staged, shape, &staging, dx_block);
                 }
                 Ok(())
             },
@@ -260,7 +263,15 @@ fn backward_weight_pointwise<E: Float>(
                     .t()
                 } else {
                     let cols = &mut scratch.cols[..group_in * width];
-                    block_columns(block, shape, channels.clone(), 0..positions, cols);
+                    block_columns(
+                        block,
+                        &[],
+                        &Staging::new(shape),
+                        shape,
+                        channels.clone(),
+                        0..positions,
+                        cols,
+                    );
                     MatRef::row_major(cols, group_in, width)?.t()
                 };
                 let beta = if b == 0 { E::ZERO } else { E::ONE };
@@ -291,6 +302,7 @@ fn backward_weight_columns<E: Float>(
     let (group_in, group_out, group_rows) =
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let weight_len = shape.out_channels * group_rows;
+    let staging = Staging::new(shape);
     let width_max = blocking.max_width();
     let image_blocks: Vec<&[ImageRef<'_, E>]> = images.chunks(blocking.images).collect();
     let blocks_per_chunk = image_blocks.len().div_ceil(WEIGHT_GRAD_CHUNKS);
@@ -305,13 +317,22 @@ fn backward_weight_columns<E: Float>(
             for (b, block) in blocks.iter().enumerate() {
                 let first_image = (chunk * blocks_per_chunk + b) * blocking.images;
                 let dy_block = &grad_output[first_image * shape.out_channels * positions..];
+                stage_block(block, shape, &staging, &mut scratch.staged);
                 for tile in &blocking.tiles {
                     let width = block.len() * tile.len();
                     for g in 0..shape.groups {
                         let channels = g * group_in..(g + 1) * group_in;
                         // cols_block: [C_in/G·kh·kw, width]
                         let cols = &mut scratch.cols[..group_rows * width];
-                        block_columns(block, shape, channels, tile.clone(), cols);
+                        block_columns(
+                            block,
+                            &scratch.staged,
+                            &staging,
+                            shape,
+                            channels,
+                            tile.clone(),
+                            cols,
+                        );
                         // dY_g[:, block]: [C_out/G, width]
                         let out_rows = g * group_out..(g + 1) * group_out;
                         let dy = grad_block(

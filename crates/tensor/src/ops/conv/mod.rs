@@ -48,6 +48,7 @@ mod col2im;
 mod forward;
 mod im2col;
 pub mod reference;
+mod staged;
 
 use crate::error::{Result, TensorError};
 use crate::{Float, Tensor};
