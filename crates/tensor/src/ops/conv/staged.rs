@@ -175,6 +175,29 @@ pub(crate) fn for_each_row_segment(
     }
 }
 
+/// `dst ← src` for the short runs of small images without a call to `memcpy`: whole groups of 8
+/// as fixed-size array copies (vector moves), then the rest one by one.
+#[inline(always)]
+fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
+    if dst.len() >= 32 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut dst_chunks = dst.chunks_exact_mut(8);
+    let mut src_chunks = src.chunks_exact(8);
+    for (d, s) in (&mut dst_chunks).zip(&mut src_chunks) {
+        let d: &mut [E; 8] = d.try_into().expect("chunks of 8");
+        *d = *<&[E; 8]>::try_from(s).expect("chunks of 8");
+    }
+    for (d, &s) in dst_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(src_chunks.remainder())
+    {
+        *d = s;
+    }
+}
+
 /// im2col from a staged image: fills `cols: [(channels.len())·kh·kw, positions.len()]` (rows
 /// `cols_stride` apart) with `cols[(c·kh + ky)·kw + kx, p − p0] = staged[c][oy·sh + ky·dh][q][ox +
 /// ⌊kx·dw/sw⌋]`, `q = kx·dw mod sw`, one contiguous copy per output row.
@@ -191,6 +214,9 @@ pub(crate) fn im2col_staged<E: Float>(
     let (sh, sw) = (shape.stride[0], shape.stride[1]);
     let [dh, dw] = shape.dilation;
     let tile = positions.len();
+    let ow = shape.out[1];
+    let whole_rows = positions.start % ow == 0 && positions.end % ow == 0;
+    let first_row = positions.start / ow;
     // cols: [C_tile·kh·kw, tile], rows cols_stride apart
     let mut rows = cols.chunks_mut(cols_stride).map(|row| &mut row[..tile]);
     for c in channels {
@@ -199,9 +225,21 @@ pub(crate) fn im2col_staged<E: Float>(
             for kx in 0..kw {
                 let dst = rows.next().expect("cols holds one row per tap");
                 let tap = (kx * dw) % sw * staging.phase_len + kx * dw / sw;
-                for_each_row_segment(&positions, shape.out[1], |oy, ox0, ox1, at| {
+                if whole_rows {
+                    // Output rows oy = first_row .. at staged rows oy·sh + ky·dh: one copy each.
+                    let base = (first_row * sh + ky * dh) * staging.row_len() + tap;
+                    let sources = channel[base..].chunks(sh * staging.row_len());
+                    for (d, s) in dst.chunks_exact_mut(ow).zip(sources) {
+                        copy_run(d, &s[..ow]);
+                    }
+                    continue;
+                }
+                for_each_row_segment(&positions, ow, |oy, ox0, ox1, at| {
                     let src = (oy * sh + ky * dh) * staging.row_len() + tap + ox0;
-                    dst[at..at + (ox1 - ox0)].copy_from_slice(&channel[src..src + (ox1 - ox0)]);
+                    copy_run(
+                        &mut dst[at..at + (ox1 - ox0)],
+                        &channel[src..src + (ox1 - ox0)],
+                    );
                 });
             }
         }
