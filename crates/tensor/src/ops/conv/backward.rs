@@ -19,8 +19,9 @@ use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::{Float, Tensor};
 
-/// The blocks of the batch are summed in at most this many chunks for the weight gradient, each
-/// with its own partial `dW`, whatever the number of threads.
+/// The weight gradient is split into at most this many parallel tasks whatever the number of
+/// threads: chunks of the batch's blocks, each with its own partial `dW` (general case), or
+/// blocks of output channels (1×1 case).
 const WEIGHT_GRAD_CHUNKS: usize = 4;
 
 /// Per-task scratch: a block's staged images, its columns and its gathered `dY`.
@@ -197,8 +198,8 @@ pub(crate) fn backward_weight_cpu<E: Float>(
 }
 
 /// 1×1, stride 1: the columns are the images themselves, so the output channels split into row
-/// blocks (one per thread; rows of `dW` are independent sums, so this changes no result) that
-/// each sum over the whole batch in order: no partials, and no im2col for one-image blocks.
+/// blocks that each sum over the whole batch in order: no partials, and no im2col for one-image
+/// blocks.
 fn backward_weight_pointwise<E: Float>(
     grad_output: &[E],
     images: &[ImageRef<'_, E>],
@@ -208,9 +209,12 @@ fn backward_weight_pointwise<E: Float>(
     let positions = shape.positions();
     let (group_in, group_out) = (shape.group_in(), shape.group_out());
     let mut grad_weight = vec![E::ZERO; shape.out_channels * group_in];
+    // A fixed number of row blocks (not one per thread), so that the GEMM calls, and so every
+    // rounding, are the same whatever the thread count.
     let block_rows = group_out
-        .div_ceil(rayon::current_num_threads().div_ceil(shape.groups))
-        .max(1);
+        .div_ceil(WEIGHT_GRAD_CHUNKS)
+        .next_multiple_of(8)
+        .min(group_out);
     // Blocks of `block_rows` output channels, never straddling two groups.
     let row_blocks: Vec<(usize, usize, &mut [E])> = grad_weight
         .chunks_mut(group_out * group_in)
