@@ -19,9 +19,8 @@ use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::{Float, Tensor};
 
-/// The weight gradient is split into at most this many parallel tasks whatever the number of
-/// threads: chunks of the batch's blocks, each with its own partial `dW` (general case), or
-/// blocks of output channels (1×1 case).
+/// The weight gradient sums the batch's blocks in at most this many chunks, each with its own
+/// partial `dW`, whatever the number of threads.
 const WEIGHT_GRAD_CHUNKS: usize = 4;
 
 /// Per-task scratch: a block's staged images, its columns and its gathered `dY`.
@@ -190,111 +189,10 @@ pub(crate) fn backward_weight_cpu<E: Float>(
         .map(|n| ImageRef::of(input, op, n))
         .collect::<Result<Vec<_>>>()?;
     let blocking = Blocking::new::<E>(shape);
-    if shape.is_pointwise() {
-        backward_weight_pointwise(grad_output, &images, shape, &blocking)
-    } else {
-        backward_weight_columns(grad_output, &images, shape, &blocking)
-    }
+    backward_weight_columns(grad_output, &images, shape, &blocking)
 }
 
-/// 1×1, stride 1: the columns are the images themselves, so the output channels split into row
-/// blocks that each sum over the whole batch in order: no partials, and no im2col for one-image
-/// blocks.
-fn backward_weight_pointwise<E: Float>(
-    grad_output: &[E],
-    images: &[ImageRef<'_, E>],
-    shape: &ConvShape,
-    blocking: &Blocking,
-) -> Result<Vec<E>> {
-    let positions = shape.positions();
-    let (group_in, group_out) = (shape.group_in(), shape.group_out());
-    let mut grad_weight = vec![E::ZERO; shape.out_channels * group_in];
-    // A fixed number of row blocks (not one per thread), so that the GEMM calls, and so every
-    // rounding, are the same whatever the thread count.
-    let block_rows = group_out
-        .div_ceil(WEIGHT_GRAD_CHUNKS)
-        .next_multiple_of(8)
-        .min(group_out);
-    // Blocks of `block_rows` output channels, never straddling two groups.
-    let row_blocks: Vec<(usize, usize, &mut [E])> = grad_weight
-        .chunks_mut(group_out * group_in)
-        .enumerate()
-        .flat_map(|(g, group)| {
-            group
-                .chunks_mut(block_rows * group_in)
-                .enumerate()
-                .map(move |(b, rows)| (g, g * group_out + b * block_rows, rows))
-        })
-        .collect();
-    let width_max = blocking.max_width();
-    row_blocks.into_par_iter().try_for_each_init(
-        Scratch::default,
-        |scratch, (g, first_row, dw_rows)| -> Result<()> {
-            let rows = first_row..first_row + dw_rows.len() / group_in;
-            let channels = g * group_in..(g + 1) * group_in;
-            for (b, block) in images.chunks(blocking.images).enumerate() {
-                let first_image = b * blocking.images;
-                let dy_block = &grad_output[first_image * shape.out_channels * positions..];
-                let width = block.len() * positions;
-                let single_dense = block.len() == 1 && block[0].channels_are_dense(shape.width);
-                scratch.reserve(
-                    if single_dense {
-                        0
-                    } else {
-                        group_in * width_max
-                    },
-                    rows.len() * width_max,
-                );
-                // dY[rows, block]: [rows, width]
-                let dy = grad_block(
-                    dy_block,
-                    shape,
-                    block.len(),
-                    rows.clone(),
-                    0..positions,
-                    &mut scratch.grad,
-                )?;
-                // X_blockᵀ: [width, C_in/G]
-                let x_t = if single_dense {
-                    let image = block[0];
-                    MatRef::new(
-                        &image.data[image.offset + channels.start * image.strides[0]..],
-                        group_in,
-                        width,
-                        image.strides[0],
-                        1,
-                    )?
-                    .t()
-                } else {
-                    let cols = &mut scratch.cols[..group_in * width];
-                    block_columns(
-                        block,
-                        &[],
-                        &Staging::new(shape),
-                        shape,
-                        channels.clone(),
-                        0..positions,
-                        cols,
-                    );
-                    MatRef::row_major(cols, group_in, width)?.t()
-                };
-                let beta = if b == 0 { E::ZERO } else { E::ONE };
-                // dW[rows]: [rows, C_in/G]
-                gemm(
-                    E::ONE,
-                    dy,
-                    x_t,
-                    beta,
-                    MatMut::row_major(dw_rows, rows.len(), group_in)?,
-                )?;
-            }
-            Ok(())
-        },
-    )?;
-    Ok(grad_weight)
-}
-
-/// General case: chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
+/// Chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
 /// its blocks into its own partial `dW`; the partials are then added in chunk order.
 fn backward_weight_columns<E: Float>(
     grad_output: &[E],
@@ -327,16 +225,32 @@ fn backward_weight_columns<E: Float>(
                     for g in 0..shape.groups {
                         let channels = g * group_in..(g + 1) * group_in;
                         // cols_block: [C_in/G·kh·kw, width]
-                        let cols = &mut scratch.cols[..group_rows * width];
-                        block_columns(
-                            block,
-                            &scratch.staged,
-                            &staging,
-                            shape,
-                            channels,
-                            tile.clone(),
-                            cols,
-                        );
+                        let cols = if shape.is_pointwise()
+                            && block.len() == 1
+                            && block[0].channels_are_dense(shape.width)
+                        {
+                            // 1×1, stride 1: the channel rows of the image itself
+                            let image = block[0];
+                            MatRef::new(
+                                &image.data[image.offset + channels.start * image.strides[0]..],
+                                group_rows,
+                                width,
+                                image.strides[0],
+                                1,
+                            )?
+                        } else {
+                            let cols = &mut scratch.cols[..group_rows * width];
+                            block_columns(
+                                block,
+                                &scratch.staged,
+                                &staging,
+                                shape,
+                                channels,
+                                tile.clone(),
+                                cols,
+                            );
+                            MatRef::row_major(cols, group_rows, width)?
+                        };
                         // dY_g[:, block]: [C_out/G, width]
                         let out_rows = g * group_out..(g + 1) * group_out;
                         let dy = grad_block(
@@ -354,8 +268,7 @@ fn backward_weight_columns<E: Float>(
                             group_out,
                             group_rows,
                         )?;
-                        let cols_t = MatRef::row_major(cols, group_rows, width)?.t();
-                        gemm(E::ONE, dy, cols_t, E::ONE, dw_g)?;
+                        gemm(E::ONE, dy, cols.t(), E::ONE, dw_g)?;
                     }
                 }
             }
