@@ -215,7 +215,7 @@ pub(crate) fn im2col_staged<E: Float>(
     let [dh, dw] = shape.dilation;
     let tile = positions.len();
     let ow = shape.out[1];
-    let whole_rows = positions.start % ow == 0 && positions.end % ow == 0;
+    let whole_rows = (positions.start % ow, positions.end % ow) == (0, 0);
     let first_row = positions.start / ow;
     // cols: [C_tile·kh·kw, tile], rows cols_stride apart
     let mut rows = cols.chunks_mut(cols_stride).map(|row| &mut row[..tile]);
