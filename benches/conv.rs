@@ -16,8 +16,20 @@ use unravel::tensor::ops::conv::{
 };
 use unravel::{Rng, Tensor};
 
-/// (name, C_in, C_out, kernel, stride, padding, H = W, batch), from `../shared/bench/README.md`.
-const LAYERS: [(&str, usize, usize, usize, usize, usize, usize, usize); 8] = [
+/// (name, C_in, C_out, kernel, stride, padding, H = W, batch).
+type Layer = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+/// The layer table of `../shared/bench/README.md`.
+const LAYERS: [Layer; 8] = [
     ("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
     ("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
     ("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
@@ -38,7 +50,7 @@ struct Setup {
     flops: u64,
 }
 
-fn setup(layer: (&str, usize, usize, usize, usize, usize, usize, usize)) -> Setup {
+fn setup(layer: Layer) -> Setup {
     let (_, c_in, c_out, k, stride, padding, size, batch) = layer;
     let mut rng = Rng::seed_from(0);
     let x = Tensor::randn(&[batch, c_in, size, size], 0.0, 1.0, &mut rng);

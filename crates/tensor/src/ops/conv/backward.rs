@@ -11,20 +11,22 @@
 use rayon::prelude::*;
 
 use super::blocking::{gather_images, Blocking};
-use super::col2im::{col2im_tile, scatter_1x1};
-use super::im2col::{block_columns, ImageRef};
+use super::col2im::{block_col2im, unstage_block, zero_staged_block};
+use super::im2col::{block_columns, stage_block, ImageRef};
+use super::staged::Staging;
 use super::ConvShape;
 use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::{Float, Tensor};
 
-/// The blocks of the batch are summed in at most this many chunks for the weight gradient, each
-/// with its own partial `dW`, whatever the number of threads.
+/// The weight gradient sums the batch's blocks in at most this many chunks, each with its own
+/// partial `dW`, whatever the number of threads.
 const WEIGHT_GRAD_CHUNKS: usize = 4;
 
-/// Per-task scratch: a block's columns and its gathered `dY`.
+/// Per-task scratch: a block's staged images, its columns and its gathered `dY`.
 #[derive(Default)]
 struct Scratch<E> {
+    staged: Vec<E>,
     cols: Vec<E>,
     grad: Vec<E>,
 }
@@ -93,6 +95,7 @@ pub(crate) fn backward_input_cpu<E: Float>(
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let blocking = Blocking::new::<E>(shape);
     let width_max = blocking.max_width();
+    let staging = Staging::new(shape);
     // 1×1, stride 1, one image per block: the GEMM writes dX itself.
     let in_place = shape.is_pointwise() && blocking.images == 1;
 
@@ -106,6 +109,9 @@ pub(crate) fn backward_input_cpu<E: Float>(
                 let dcols_len = if in_place { 0 } else { group_rows * width_max };
                 let grad_len = if images > 1 { group_out * width_max } else { 0 };
                 scratch.reserve(dcols_len, grad_len);
+                if !in_place {
+                    zero_staged_block(images, shape, &staging, &mut scratch.staged);
+                }
                 for tile in &blocking.tiles {
                     let width = images * tile.len();
                     for g in 0..shape.groups {
@@ -146,23 +152,20 @@ pub(crate) fn backward_input_cpu<E: Float>(
                             E::ZERO,
                             MatMut::row_major(dcols, group_rows, width)?,
                         )?;
-                        for (i, dx_image) in dx_block.chunks_mut(image_len).enumerate() {
-                            // image i's columns: dcols[:, i·tile .. (i+1)·tile]
-                            let dcols_i = &dcols[i * tile.len()..];
-                            if shape.is_one_by_one() {
-                                scatter_1x1(dcols_i, width, shape, channels.clone(), dx_image);
-                            } else {
-                                col2im_tile(
-                                    dcols_i,
-                                    width,
-                                    shape,
-                                    channels.clone(),
-                                    tile.clone(),
-                                    dx_image,
-                                );
-                            }
-                        }
+                        // dcols → the staged images of the block (→ dX after the last tile)
+                        block_col2im(
+                            dcols,
+                            shape,
+                            &staging,
+                            channels,
+                            tile.clone(),
+                            &mut scratch.staged,
+                            dx_block,
+                        );
                     }
+                }
+                if !in_place {
+                    unstage_block(&scratch.staged, shape, &staging, dx_block);
                 }
                 Ok(())
             },
@@ -186,100 +189,10 @@ pub(crate) fn backward_weight_cpu<E: Float>(
         .map(|n| ImageRef::of(input, op, n))
         .collect::<Result<Vec<_>>>()?;
     let blocking = Blocking::new::<E>(shape);
-    if shape.is_pointwise() {
-        backward_weight_pointwise(grad_output, &images, shape, &blocking)
-    } else {
-        backward_weight_columns(grad_output, &images, shape, &blocking)
-    }
+    backward_weight_columns(grad_output, &images, shape, &blocking)
 }
 
-/// 1×1, stride 1: the columns are the images themselves, so the output channels split into row
-/// blocks (one per thread; rows of `dW` are independent sums, so this changes no result) that
-/// each sum over the whole batch in order: no partials, and no im2col for one-image blocks.
-fn backward_weight_pointwise<E: Float>(
-    grad_output: &[E],
-    images: &[ImageRef<'_, E>],
-    shape: &ConvShape,
-    blocking: &Blocking,
-) -> Result<Vec<E>> {
-    let positions = shape.positions();
-    let (group_in, group_out) = (shape.group_in(), shape.group_out());
-    let mut grad_weight = vec![E::ZERO; shape.out_channels * group_in];
-    let block_rows = group_out
-        .div_ceil(rayon::current_num_threads().div_ceil(shape.groups))
-        .max(1);
-    // Blocks of `block_rows` output channels, never straddling two groups.
-    let row_blocks: Vec<(usize, usize, &mut [E])> = grad_weight
-        .chunks_mut(group_out * group_in)
-        .enumerate()
-        .flat_map(|(g, group)| {
-            group
-                .chunks_mut(block_rows * group_in)
-                .enumerate()
-                .map(move |(b, rows)| (g, g * group_out + b * block_rows, rows))
-        })
-        .collect();
-    let width_max = blocking.max_width();
-    row_blocks.into_par_iter().try_for_each_init(
-        Scratch::default,
-        |scratch, (g, first_row, dw_rows)| -> Result<()> {
-            let rows = first_row..first_row + dw_rows.len() / group_in;
-            let channels = g * group_in..(g + 1) * group_in;
-            for (b, block) in images.chunks(blocking.images).enumerate() {
-                let first_image = b * blocking.images;
-                let dy_block = &grad_output[first_image * shape.out_channels * positions..];
-                let width = block.len() * positions;
-                let single_dense = block.len() == 1 && block[0].channels_are_dense(shape.width);
-                scratch.reserve(
-                    if single_dense {
-                        0
-                    } else {
-                        group_in * width_max
-                    },
-                    rows.len() * width_max,
-                );
-                // dY[rows, block]: [rows, width]
-                let dy = grad_block(
-                    dy_block,
-                    shape,
-                    block.len(),
-                    rows.clone(),
-                    0..positions,
-                    &mut scratch.grad,
-                )?;
-                // X_blockᵀ: [width, C_in/G]
-                let x_t = if single_dense {
-                    let image = block[0];
-                    MatRef::new(
-                        &image.data[image.offset + channels.start * image.strides[0]..],
-                        group_in,
-                        width,
-                        image.strides[0],
-                        1,
-                    )?
-                    .t()
-                } else {
-                    let cols = &mut scratch.cols[..group_in * width];
-                    block_columns(block, shape, channels.clone(), 0..positions, cols);
-                    MatRef::row_major(cols, group_in, width)?.t()
-                };
-                let beta = if b == 0 { E::ZERO } else { E::ONE };
-                // dW[rows]: [rows, C_in/G]
-                gemm(
-                    E::ONE,
-                    dy,
-                    x_t,
-                    beta,
-                    MatMut::row_major(dw_rows, rows.len(), group_in)?,
-                )?;
-            }
-            Ok(())
-        },
-    )?;
-    Ok(grad_weight)
-}
-
-/// General case: chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
+/// Chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
 /// its blocks into its own partial `dW`; the partials are then added in chunk order.
 fn backward_weight_columns<E: Float>(
     grad_output: &[E],
@@ -291,6 +204,7 @@ fn backward_weight_columns<E: Float>(
     let (group_in, group_out, group_rows) =
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let weight_len = shape.out_channels * group_rows;
+    let staging = Staging::new(shape);
     let width_max = blocking.max_width();
     let image_blocks: Vec<&[ImageRef<'_, E>]> = images.chunks(blocking.images).collect();
     let blocks_per_chunk = image_blocks.len().div_ceil(WEIGHT_GRAD_CHUNKS);
@@ -305,13 +219,38 @@ fn backward_weight_columns<E: Float>(
             for (b, block) in blocks.iter().enumerate() {
                 let first_image = (chunk * blocks_per_chunk + b) * blocking.images;
                 let dy_block = &grad_output[first_image * shape.out_channels * positions..];
+                stage_block(block, shape, &staging, &mut scratch.staged);
                 for tile in &blocking.tiles {
                     let width = block.len() * tile.len();
                     for g in 0..shape.groups {
                         let channels = g * group_in..(g + 1) * group_in;
                         // cols_block: [C_in/G·kh·kw, width]
-                        let cols = &mut scratch.cols[..group_rows * width];
-                        block_columns(block, shape, channels, tile.clone(), cols);
+                        let cols = if shape.is_pointwise()
+                            && block.len() == 1
+                            && block[0].channels_are_dense(shape.width)
+                        {
+                            // 1×1, stride 1: the channel rows of the image itself
+                            let image = block[0];
+                            MatRef::new(
+                                &image.data[image.offset + channels.start * image.strides[0]..],
+                                group_rows,
+                                width,
+                                image.strides[0],
+                                1,
+                            )?
+                        } else {
+                            let cols = &mut scratch.cols[..group_rows * width];
+                            block_columns(
+                                block,
+                                &scratch.staged,
+                                &staging,
+                                shape,
+                                channels,
+                                tile.clone(),
+                                cols,
+                            );
+                            MatRef::row_major(cols, group_rows, width)?
+                        };
                         // dY_g[:, block]: [C_out/G, width]
                         let out_rows = g * group_out..(g + 1) * group_out;
                         let dy = grad_block(
@@ -329,8 +268,7 @@ fn backward_weight_columns<E: Float>(
                             group_out,
                             group_rows,
                         )?;
-                        let cols_t = MatRef::row_major(cols, group_rows, width)?.t();
-                        gemm(E::ONE, dy, cols_t, E::ONE, dw_g)?;
+                        gemm(E::ONE, dy, cols.t(), E::ONE, dw_g)?;
                     }
                 }
             }

@@ -9,15 +9,18 @@
 use rayon::prelude::*;
 
 use super::blocking::{scatter_images, Blocking};
-use super::im2col::{block_columns, ImageRef};
+use super::im2col::{block_columns, stage_block, ImageRef};
+use super::staged::Staging;
 use super::ConvShape;
 use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::{Float, Tensor};
 
-/// Per-task scratch: the block's columns and, for multi-image blocks, the GEMM's output.
+/// Per-task scratch: the block's staged images and columns and, for multi-image blocks, the
+/// GEMM's output.
 #[derive(Default)]
 struct Scratch<E> {
+    staged: Vec<E>,
     cols: Vec<E>,
     out: Vec<E>,
 }
@@ -41,6 +44,7 @@ pub(crate) fn conv2d_cpu<E: Float>(
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let blocking = Blocking::new::<E>(shape);
     let width_max = blocking.max_width();
+    let staging = Staging::new(shape);
 
     output
         .par_chunks_mut(blocking.images * image_len)
@@ -62,6 +66,9 @@ pub(crate) fn conv2d_cpu<E: Float>(
                 }
                 if images > 1 && scratch.out.len() < group_out * width_max {
                     scratch.out.resize(group_out * width_max, E::ZERO);
+                }
+                if !in_place {
+                    stage_block(&image_refs, shape, &staging, &mut scratch.staged);
                 }
                 for tile in &blocking.tiles {
                     let width = images * tile.len();
@@ -86,7 +93,15 @@ pub(crate) fn conv2d_cpu<E: Float>(
                             )?
                         } else {
                             let cols = &mut scratch.cols[..group_rows * width];
-                            block_columns(&image_refs, shape, channels, tile.clone(), cols);
+                            block_columns(
+                                &image_refs,
+                                &scratch.staged,
+                                &staging,
+                                shape,
+                                channels,
+                                tile.clone(),
+                                cols,
+                            );
                             MatRef::row_major(cols, group_rows, width)?
                         };
                         let out_rows = g * group_out..(g + 1) * group_out;
