@@ -214,6 +214,37 @@ fn max_pool_ties_infinities_and_nans_match_reference() {
 }
 
 #[test]
+fn max_pool_long_rows_match_reference() {
+    // Rows long enough for several blocks of the interior kernel, every stride path, with and
+    // without a NaN in a later block.
+    let mut rng = Rng::seed_from(9);
+    for (stride, kernel, padding) in [(1, 3, 1), (2, 3, 1), (3, 5, 2), (2, 2, 0)] {
+        for with_nan in [false, true] {
+            let shape = [1, 2, 4, 301];
+            let mut x = input::<f32>(shape, 0, &mut rng).to_vec();
+            if with_nan {
+                x[2 * 301 + 200] = f32::NAN;
+            }
+            let x = Tensor::from_vec(x, &shape).unwrap();
+            let params = Pool2dParams::new([kernel; 2], [stride; 2], [padding; 2]);
+            let (y, argmax) = max_pool2d(&x, params).unwrap();
+            let (expected, expected_argmax) = reference::max_pool2d(&x, params).unwrap();
+            assert_eq!(
+                argmax.as_slice(),
+                &expected_argmax[..],
+                "{params:?} nan {with_nan}"
+            );
+            for (a, e) in y.to_vec().iter().zip(&expected) {
+                assert!(
+                    a == e || (a.is_nan() && e.is_nan()),
+                    "{params:?}: {a} vs {e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn avg_pool_divisors_by_hand() {
     // 3×3 input of ones, kernel 3, stride 2, padding 1: every window holds 4 real elements out of 9.
     let x = Tensor::<f64>::ones(&[1, 1, 3, 3]);
@@ -487,6 +518,10 @@ fn errors_on_bad_arguments() {
         max_pool2d_backward(&y, &argmax, &[2, 5, 5]),
         Err(TensorError::Rank { .. })
     ));
+    is_invalid(
+        avg_pool2d_backward(&y, &[usize::MAX, 2, 5, 5], ok, true),
+        "more elements than usize",
+    );
     assert!(matches!(
         avg_pool2d_backward(&wrong_grad, &[1, 2, 5, 5], ok, true),
         Err(TensorError::ShapeMismatch { .. })

@@ -41,7 +41,7 @@
 //! are merged per channel in a fixed order with Chan's pairwise formula, so the input is read
 //! from memory once and the result is bit-identical for any number of threads. Gradient sums are
 //! formed the same way. Files: `train.rs`, `eval.rs`,
-//! `running.rs`, `statistics.rs` (the shared reductions), [`reference`] (plain versions).
+//! `running.rs`, `statistics.rs` (the shared reductions), [`reference`](mod@reference) (plain versions).
 
 mod eval;
 pub mod reference;
