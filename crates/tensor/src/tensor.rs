@@ -213,7 +213,7 @@ impl<E: Float> Tensor<E> {
             && self.storage.len() == self.numel();
         if !dense {
             let data = self.to_vec();
-            *self = Self::from_contiguous(data, &self.shape().to_vec());
+            *self = Self::from_contiguous(data, self.shape());
         }
         let storage = Arc::make_mut(&mut self.storage);
         match storage {
