@@ -439,6 +439,8 @@ fn deterministic<E: Float>(m: usize, n: usize, k: usize) {
 #[test]
 fn bit_identical_across_thread_counts() {
     deterministic::<f32>(211, 190, 450);
+    // 64 rows: the 8-row AVX-512 variant (with its own KC), split by columns.
+    deterministic::<f32>(64, 300, 500);
     deterministic::<f64>(150, 77, 400);
 }
 
