@@ -35,27 +35,67 @@ pub struct GemmArgs {
     pub reps: usize,
 }
 
-/// The conv layers of `../shared/bench/README.md`: (name, C_in, C_out, kernel, stride, padding,
-/// H = W, batch).
-pub const CONV_LAYERS: [(&str, usize, usize, usize, usize, usize, usize, usize); 8] = [
-    ("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
-    ("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
-    ("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
-    ("l2_3x3s2", 128, 128, 3, 2, 1, 56, 8),
-    ("l3_3x3", 256, 256, 3, 1, 1, 14, 8),
-    ("l4_1x1_down", 2048, 512, 1, 1, 0, 7, 8),
-    ("cifar_3x3_16", 16, 16, 3, 1, 1, 32, 128),
-    ("cifar_3x3_64", 64, 64, 3, 1, 1, 8, 128),
-];
-
-/// Forward conv as one im2col GEMM over the whole batch:
-/// `out[C_out, N·oh·ow] = W[C_out, C_in·kh·kw] · cols[C_in·kh·kw, N·oh·ow]`,
-/// so `(m, n, k) = (C_out, N·oh·ow, C_in·k²)`.
-pub fn conv_gemm_shape(layer: &(&str, usize, usize, usize, usize, usize, usize, usize)) -> (usize, usize, usize) {
-    let &(_, c_in, c_out, kernel, stride, padding, size, batch) = layer;
-    let out = (size + 2 * padding - kernel) / stride + 1;
-    (c_out, batch * out * out, c_in * kernel * kernel)
+/// A convolution layer of `../shared/bench/README.md` (square input and kernel).
+pub struct ConvLayer {
+    pub name: &'static str,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Input height = width.
+    pub size: usize,
+    pub batch: usize,
 }
+
+impl ConvLayer {
+    #[allow(clippy::too_many_arguments)]
+    const fn new(
+        name: &'static str,
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        size: usize,
+        batch: usize,
+    ) -> Self {
+        ConvLayer {
+            name,
+            c_in,
+            c_out,
+            kernel,
+            stride,
+            padding,
+            size,
+            batch,
+        }
+    }
+
+    /// Forward conv as one im2col GEMM over the whole batch:
+    /// `out [C_out, N·oh·ow] = W [C_out, C_in·k·k] · cols [C_in·k·k, N·oh·ow]`, so
+    /// `(m, n, k) = (C_out, N·oh·ow, C_in·k²)`.
+    pub fn gemm_shape(&self) -> (usize, usize, usize) {
+        let out = (self.size + 2 * self.padding - self.kernel) / self.stride + 1;
+        (
+            self.c_out,
+            self.batch * out * out,
+            self.c_in * self.kernel * self.kernel,
+        )
+    }
+}
+
+/// The conv layers of `../shared/bench/README.md`.
+pub const CONV_LAYERS: [ConvLayer; 8] = [
+    ConvLayer::new("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
+    ConvLayer::new("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
+    ConvLayer::new("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
+    ConvLayer::new("l2_3x3s2", 128, 128, 3, 2, 1, 56, 8),
+    ConvLayer::new("l3_3x3", 256, 256, 3, 1, 1, 14, 8),
+    ConvLayer::new("l4_1x1_down", 2048, 512, 1, 1, 0, 7, 8),
+    ConvLayer::new("cifar_3x3_16", 16, 16, 3, 1, 1, 32, 128),
+    ConvLayer::new("cifar_3x3_64", 64, 64, 3, 1, 1, 8, 128),
+];
 
 struct Shape {
     label: Option<&'static str>,
@@ -65,24 +105,43 @@ struct Shape {
 }
 
 pub fn run(args: GemmArgs) -> CliResult<()> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // matrixmultiply reads its thread count once, from this variable.
     std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
     let shapes: Vec<Shape> = if args.conv_shapes {
         CONV_LAYERS
             .iter()
             .map(|layer| {
-                let (m, n, k) = conv_gemm_shape(layer);
-                Shape { label: Some(layer.0), m, n, k }
+                let (m, n, k) = layer.gemm_shape();
+                Shape {
+                    label: Some(layer.name),
+                    m,
+                    n,
+                    k,
+                }
             })
             .collect()
     } else {
-        args.sizes.iter().map(|&s| Shape { label: None, m: s, n: s, k: s }).collect()
+        args.sizes
+            .iter()
+            .map(|&s| Shape {
+                label: None,
+                m: s,
+                n: s,
+                k: s,
+            })
+            .collect()
     };
     let reps = args.reps.max(1);
     match args.dtype.as_str() {
-        "f32" => Ok(with_threads(Some(threads), || measure::<f32>(&shapes, threads, reps))??),
-        "f64" => Ok(with_threads(Some(threads), || measure::<f64>(&shapes, threads, reps))??),
+        "f32" => Ok(with_threads(Some(threads), || {
+            measure::<f32>(&shapes, threads, reps)
+        })??),
+        "f64" => Ok(with_threads(Some(threads), || {
+            measure::<f64>(&shapes, threads, reps)
+        })??),
         other => Err(format!("--dtype must be f32 or f64, not {other:?}").into()),
     }
 }
@@ -96,7 +155,24 @@ impl Baseline for f32 {
     fn matrixmultiply(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
         // SAFETY: dense row-major buffers of at least m·k, k·n and m·n elements (checked above).
-        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1) }
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        }
     }
 }
 
@@ -104,7 +180,24 @@ impl Baseline for f64 {
     fn matrixmultiply(a: &[f64], b: &[f64], c: &mut [f64], m: usize, n: usize, k: usize) {
         assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
         // SAFETY: as for f32.
-        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1) }
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        }
     }
 }
 
@@ -164,11 +257,20 @@ impl Numpy {
             .ok()?;
         let input = child.stdin.take()?;
         let output = BufReader::new(child.stdout.take()?);
-        Some(Numpy { child, input, output })
+        Some(Numpy {
+            child,
+            input,
+            output,
+        })
     }
 
     fn time(&mut self, shape: &Shape, dtype: &str, iterations: usize) -> Option<f64> {
-        writeln!(self.input, "{} {} {} {} {}", shape.m, shape.n, shape.k, dtype, iterations).ok()?;
+        writeln!(
+            self.input,
+            "{} {} {} {} {}",
+            shape.m, shape.n, shape.k, dtype, iterations
+        )
+        .ok()?;
         let mut line = String::new();
         self.output.read_line(&mut line).ok()?;
         line.trim().parse().ok()
@@ -206,7 +308,13 @@ fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result
         let run_ours = |c: &mut [E]| {
             // C [m × n] ← A [m × k] · B [k × n]
             let result = MatRef::row_major(&a, m, k).and_then(|a_view| {
-                gemm(E::ONE, a_view, MatRef::row_major(&b, k, n)?, E::ZERO, MatMut::row_major(c, m, n)?)
+                gemm(
+                    E::ONE,
+                    a_view,
+                    MatRef::row_major(&b, k, n)?,
+                    E::ZERO,
+                    MatMut::row_major(c, m, n)?,
+                )
             });
             result.expect("dense operands of matching shapes")
         };
@@ -216,7 +324,9 @@ fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result
         let mut best = [f64::INFINITY; 3];
         for _ in 0..reps {
             best[0] = best[0].min(time_per_call(iterations, || run_ours(&mut c)));
-            best[1] = best[1].min(time_per_call(iterations, || E::matrixmultiply(&a, &b, &mut c, m, n, k)));
+            best[1] = best[1].min(time_per_call(iterations, || {
+                E::matrixmultiply(&a, &b, &mut c, m, n, k)
+            }));
             if let Some(numpy) = numpy.as_mut() {
                 if let Some(seconds) = numpy.time(shape, &dtype, iterations) {
                     best[2] = best[2].min(seconds);
@@ -228,12 +338,17 @@ fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result
                 continue;
             }
             // Written field by field to keep this order (serde_json's map would sort the keys).
-            let layer = shape.label.map(|l| format!(",\"layer\":{}", serde_json::Value::from(l))).unwrap_or_default();
-            println!(
+            let layer = shape
+                .label
+                .map(|l| format!(",\"layer\":{}", serde_json::Value::from(l)))
+                .unwrap_or_default();
+            writeln!(
+                std::io::stdout().lock(),
                 "{{\"op\":\"gemm\",\"impl\":\"{name}\",\"m\":{m},\"n\":{n},\"k\":{k},\"dtype\":\"{dtype}\",\"threads\":{threads},\"gflops\":{:.2},\"ms\":{:.4}{layer}}}",
                 flops / seconds / 1e9,
                 seconds * 1e3
-            );
+            )
+            .map_err(|e| format!("bench gemm: cannot write the results: {e}"))?;
         }
     }
     Ok(())

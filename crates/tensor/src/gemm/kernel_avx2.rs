@@ -52,7 +52,9 @@ macro_rules! avx2_kernel {
                 for i in 0..m_eff {
                     let row = c.wrapping_add(i * rs_c) as *const i8;
                     _mm_prefetch::<_MM_HINT_T0>(row);
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR * std::mem::size_of::<$elem>() - 1));
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        row.wrapping_add(NR * std::mem::size_of::<$elem>() - 1),
+                    );
                 }
             }
             let mut a_ptr = a;

@@ -58,7 +58,9 @@ macro_rules! avx512_kernel {
                 for i in 0..m_eff {
                     let row = c.wrapping_add(i * rs_c) as *const i8;
                     _mm_prefetch::<_MM_HINT_T0>(row);
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NR * std::mem::size_of::<$elem>() - 1));
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        row.wrapping_add(NR * std::mem::size_of::<$elem>() - 1),
+                    );
                 }
             }
             let mut a_ptr = a;
@@ -111,7 +113,19 @@ macro_rules! avx512_kernel {
                     }
                 }
                 // SAFETY: forwarded from this function's contract.
-                unsafe { write_back_scalar(tile.as_flattened(), NR, alpha, beta, c, rs_c, cs_c, m_eff, n_eff) };
+                unsafe {
+                    write_back_scalar(
+                        tile.as_flattened(),
+                        NR,
+                        alpha,
+                        beta,
+                        c,
+                        rs_c,
+                        cs_c,
+                        m_eff,
+                        n_eff,
+                    )
+                };
             }
         }
     };

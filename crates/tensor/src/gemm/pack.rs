@@ -15,9 +15,21 @@ use crate::Float;
 
 /// Packs `A[row0 .. row0 + rows][col0 .. col0 + kc]` into panels of `mr` rows in `dst`
 /// (`dst.len() ≥ ceil(rows / mr)·mr·kc`).
-pub(super) fn pack_a<E: Float>(a: &MatRef<'_, E>, row0: usize, rows: usize, col0: usize, kc: usize, mr: usize, dst: &mut [E]) {
+pub(super) fn pack_a<E: Float>(
+    a: &MatRef<'_, E>,
+    row0: usize,
+    rows: usize,
+    col0: usize,
+    kc: usize,
+    mr: usize,
+    dst: &mut [E],
+) {
     let (data, rs, cs) = (a.data(), a.row_stride(), a.col_stride());
-    for (q, panel) in dst.chunks_exact_mut(mr * kc).take(rows.div_ceil(mr)).enumerate() {
+    for (q, panel) in dst
+        .chunks_exact_mut(mr * kc)
+        .take(rows.div_ceil(mr))
+        .enumerate()
+    {
         let first = row0 + q * mr;
         let live = mr.min(rows - q * mr);
         if live < mr {
@@ -36,7 +48,11 @@ pub(super) fn pack_a<E: Float>(a: &MatRef<'_, E>, row0: usize, rows: usize, col0
             // Rows of A are contiguous: read each row once, scatter with stride mr.
             for i in 0..live {
                 let start = (first + i) * rs + col0;
-                for (slot, &value) in panel[i..].iter_mut().step_by(mr).zip(&data[start..start + kc]) {
+                for (slot, &value) in panel[i..]
+                    .iter_mut()
+                    .step_by(mr)
+                    .zip(&data[start..start + kc])
+                {
                     *slot = value;
                 }
             }
@@ -58,8 +74,15 @@ pub(super) fn pack_a<E: Float>(a: &MatRef<'_, E>, row0: usize, rows: usize, col0
 
 /// One full panel from `MR` contiguous rows of length `kc`, the first at `data[start..]`, the
 /// next `row_stride` further on: `panel[p·MR + i] = row_i[p]`.
-fn pack_a_rows<E: Float, const MR: usize>(data: &[E], start: usize, row_stride: usize, kc: usize, panel: &mut [E]) {
-    let rows: [&[E]; MR] = std::array::from_fn(|i| &data[start + i * row_stride..start + i * row_stride + kc]);
+fn pack_a_rows<E: Float, const MR: usize>(
+    data: &[E],
+    start: usize,
+    row_stride: usize,
+    kc: usize,
+    panel: &mut [E],
+) {
+    let rows: [&[E]; MR] =
+        std::array::from_fn(|i| &data[start + i * row_stride..start + i * row_stride + kc]);
     for (p, column) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
         for (slot, row) in column.iter_mut().zip(&rows) {
             *slot = row[p];
@@ -97,11 +120,19 @@ pub(super) fn pack_b<E: Float>(
             _ => pack_b_by_rows::<E, 32>(data, start, rs, kc, full_panels, dst),
         }
     } else {
-        for (q, panel) in dst.chunks_exact_mut(panel_len).take(full_panels).enumerate() {
+        for (q, panel) in dst
+            .chunks_exact_mut(panel_len)
+            .take(full_panels)
+            .enumerate()
+        {
             pack_b_panel(b, row0, kc, col0, cols, nr, first_panel + q, panel);
         }
     }
-    for (q, panel) in dst.chunks_exact_mut(panel_len).enumerate().skip(full_panels) {
+    for (q, panel) in dst
+        .chunks_exact_mut(panel_len)
+        .enumerate()
+        .skip(full_panels)
+    {
         if (first_panel + q) * nr < cols {
             pack_b_panel(b, row0, kc, col0, cols, nr, first_panel + q, panel);
         }
@@ -110,12 +141,21 @@ pub(super) fn pack_b<E: Float>(
 
 /// `panels` full B panels from rows of B that are contiguous: row `p` of the block starts at
 /// `data[start + p·row_stride]`; panel `q` takes its `NR` values at offset `q·NR`.
-fn pack_b_by_rows<E: Float, const NR: usize>(data: &[E], start: usize, row_stride: usize, kc: usize, panels: usize, dst: &mut [E]) {
+fn pack_b_by_rows<E: Float, const NR: usize>(
+    data: &[E],
+    start: usize,
+    row_stride: usize,
+    kc: usize,
+    panels: usize,
+    dst: &mut [E],
+) {
     for p in 0..kc {
         let row = &data[start + p * row_stride..][..panels * NR];
         for (q, source) in row.chunks_exact(NR).enumerate() {
             let source: &[E; NR] = source.try_into().expect("NR elements");
-            let destination: &mut [E; NR] = (&mut dst[(q * kc + p) * NR..][..NR]).try_into().expect("NR elements");
+            let destination: &mut [E; NR] = (&mut dst[(q * kc + p) * NR..][..NR])
+                .try_into()
+                .expect("NR elements");
             *destination = *source;
         }
     }
@@ -160,7 +200,11 @@ fn pack_b_panel<E: Float>(
         // Columns of B are contiguous (B is a transposed view): scatter with stride nr.
         for j in 0..live {
             let start = row0 + (first + j) * cs;
-            for (slot, &value) in panel[j..].iter_mut().step_by(nr).zip(&data[start..start + kc]) {
+            for (slot, &value) in panel[j..]
+                .iter_mut()
+                .step_by(nr)
+                .zip(&data[start..start + kc])
+            {
                 *slot = value;
             }
         }
@@ -175,9 +219,17 @@ fn pack_b_panel<E: Float>(
 
 /// One full B panel from `kc` contiguous row pieces of `NR` elements, the first at
 /// `data[start..]`, the next `row_stride` further on.
-fn pack_b_rows<E: Float, const NR: usize>(data: &[E], start: usize, row_stride: usize, kc: usize, panel: &mut [E]) {
+fn pack_b_rows<E: Float, const NR: usize>(
+    data: &[E],
+    start: usize,
+    row_stride: usize,
+    kc: usize,
+    panel: &mut [E],
+) {
     for (p, row) in panel.chunks_exact_mut(NR).take(kc).enumerate() {
-        let source: &[E; NR] = data[start + p * row_stride..][..NR].try_into().expect("NR elements");
+        let source: &[E; NR] = data[start + p * row_stride..][..NR]
+            .try_into()
+            .expect("NR elements");
         let destination: &mut [E; NR] = row.try_into().expect("NR elements");
         *destination = *source;
     }

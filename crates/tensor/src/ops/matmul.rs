@@ -31,7 +31,12 @@ struct MatrixBatch<'a, E> {
 impl<'a, E> MatrixBatch<'a, E> {
     fn new(data: &'a [E], layout: &'a Layout) -> Self {
         let rank = layout.rank();
-        MatrixBatch { data, layout, rows: layout.shape()[rank - 2], cols: layout.shape()[rank - 1] }
+        MatrixBatch {
+            data,
+            layout,
+            rows: layout.shape()[rank - 2],
+            cols: layout.shape()[rank - 1],
+        }
     }
 
     /// The matrix at multi-index `batch` of the broadcast batch shape (this operand's batch
@@ -47,8 +52,18 @@ impl<'a, E> MatrixBatch<'a, E> {
             }
         }
         let strides = self.layout.strides();
-        let data = if self.rows == 0 || self.cols == 0 { &self.data[..0] } else { &self.data[offset..] };
-        MatRef::new(data, self.rows, self.cols, strides[rank - 2], strides[rank - 1])
+        let data = if self.rows == 0 || self.cols == 0 {
+            &self.data[..0]
+        } else {
+            &self.data[offset..]
+        };
+        MatRef::new(
+            data,
+            self.rows,
+            self.cols,
+            strides[rank - 2],
+            strides[rank - 1],
+        )
     }
 }
 
@@ -68,45 +83,78 @@ impl<E: Float> Tensor<E> {
     /// ```
     pub fn matmul(&self, other: &Tensor<E>) -> Result<Tensor<E>> {
         if self.device() != other.device() {
-            return Err(TensorError::DeviceMismatch { op: OP, lhs: self.device(), rhs: other.device() });
+            return Err(TensorError::DeviceMismatch {
+                op: OP,
+                lhs: self.device(),
+                rhs: other.device(),
+            });
         }
         for operand in [self, other] {
             if operand.rank() == 0 {
-                return Err(TensorError::Rank { op: OP, expected: 1, shape: operand.shape().to_vec() });
+                return Err(TensorError::Rank {
+                    op: OP,
+                    expected: 1,
+                    shape: operand.shape().to_vec(),
+                });
             }
         }
         // Vectors become [1, k] rows on the left, [k, 1] columns on the right (views).
-        let lhs = if self.rank() == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let rhs = if other.rank() == 1 { other.unsqueeze(1)? } else { other.clone() };
+        let lhs = if self.rank() == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let rhs = if other.rank() == 1 {
+            other.unsqueeze(1)?
+        } else {
+            other.clone()
+        };
         let (lhs_rank, rhs_rank) = (lhs.rank(), rhs.rank());
         let (m, k) = (lhs.shape()[lhs_rank - 2], lhs.shape()[lhs_rank - 1]);
         let (k_rhs, n) = (rhs.shape()[rhs_rank - 2], rhs.shape()[rhs_rank - 1]);
         if k != k_rhs {
-            return Err(TensorError::ShapeMismatch { op: OP, lhs: self.shape().to_vec(), rhs: other.shape().to_vec() });
+            return Err(TensorError::ShapeMismatch {
+                op: OP,
+                lhs: self.shape().to_vec(),
+                rhs: other.shape().to_vec(),
+            });
         }
-        let batch_shape = broadcast_shape(OP, &lhs.shape()[..lhs_rank - 2], &rhs.shape()[..rhs_rank - 2])
-            .map_err(|_| TensorError::Broadcast { op: OP, lhs: self.shape().to_vec(), rhs: other.shape().to_vec() })?;
+        let batch_shape = broadcast_shape(
+            OP,
+            &lhs.shape()[..lhs_rank - 2],
+            &rhs.shape()[..rhs_rank - 2],
+        )
+        .map_err(|_| TensorError::Broadcast {
+            op: OP,
+            lhs: self.shape().to_vec(),
+            rhs: other.shape().to_vec(),
+        })?;
 
         let (lhs_data, lhs_layout) = lhs.cpu_storage(OP)?;
         let (rhs_data, rhs_layout) = rhs.cpu_storage(OP)?;
-        let (lhs_batch, rhs_batch) = (MatrixBatch::new(lhs_data, lhs_layout), MatrixBatch::new(rhs_data, rhs_layout));
+        let (lhs_batch, rhs_batch) = (
+            MatrixBatch::new(lhs_data, lhs_layout),
+            MatrixBatch::new(rhs_data, rhs_layout),
+        );
 
         let mut out_shape = batch_shape.clone();
         out_shape.extend([m, n]);
         let mut out = vec![E::ZERO; numel(&out_shape)];
         if m * n > 0 {
             // One GEMM per batch element, in parallel; each is itself threaded when large.
-            out.par_chunks_mut(m * n).enumerate().try_for_each(|(flat, out_matrix)| -> Result<()> {
-                let batch = unflatten(flat, &batch_shape);
-                // out[batch] [m, n] ← lhs[batch] [m, k] · rhs[batch] [k, n]
-                gemm(
-                    E::ONE,
-                    lhs_batch.matrix(&batch)?,
-                    rhs_batch.matrix(&batch)?,
-                    E::ZERO,
-                    MatMut::row_major(out_matrix, m, n)?,
-                )
-            })?;
+            out.par_chunks_mut(m * n).enumerate().try_for_each(
+                |(flat, out_matrix)| -> Result<()> {
+                    let batch = unflatten(flat, &batch_shape);
+                    // out[batch] [m, n] ← lhs[batch] [m, k] · rhs[batch] [k, n]
+                    gemm(
+                        E::ONE,
+                        lhs_batch.matrix(&batch)?,
+                        rhs_batch.matrix(&batch)?,
+                        E::ZERO,
+                        MatMut::row_major(out_matrix, m, n)?,
+                    )
+                },
+            )?;
         }
         // Drop the axes that 1-D operands gained.
         if self.rank() == 1 {
