@@ -66,9 +66,9 @@ fn main() -> Result<(), AutogradError> {
     println!("\n== Backward, given dY = ∂L/∂y\n");
     print_matrix("dY [1, 1, 2, 2]:", &grad_y, 2, 2);
     let gradients = tape.backward_with_grad(&y, &grad_y)?;
-    let grad_w = gradients.get(&w_var).expect("w is a leaf").clone();
-    let grad_x = gradients.get(&x_var).expect("x is a leaf").clone();
-    let grad_b = gradients.get(&b_var).expect("b is a leaf").clone();
+    let grad_w = gradients.get_or_zeros(&w_var);
+    let grad_x = gradients.get_or_zeros(&x_var);
+    let grad_b = gradients.get_or_zeros(&b_var);
 
     // dW = dY·colsᵀ: [1, 4]·[4, 4] → [1, 4]; each tap's gradient is dY dotted with its row.
     print_matrix("dW = dY·colsᵀ [1, 4] → [2, 2]:", &grad_w, 2, 2);
