@@ -8,6 +8,7 @@
 //! - `pack.rs`: copying blocks of A and B into the micro-kernel's order;
 //! - `kernel_avx512.rs`, `kernel_avx2.rs`, `kernel_portable.rs`: register-blocked micro-kernels,
 //!   one of which is chosen at run time from the CPU's features ([`Isa::best`]);
+//! - `small.rs`: tiny products, computed row by row without packing;
 //! - `reference.rs`: the triple loop they are all tested against.
 //!
 //! See `docs/gemm.md` for a walk-through.
@@ -27,6 +28,7 @@ mod kernel_avx512;
 mod kernel_portable;
 mod pack;
 pub mod reference;
+mod small;
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i·row_stride + j·col_stride]`.
 #[derive(Debug, Clone, Copy)]
@@ -312,7 +314,11 @@ macro_rules! impl_gemm_element {
                         .or(<$elem>::kernel(Isa::Portable))
                         .expect("the portable kernel always exists")
                 });
-                blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
+                if small::applies(&a, &b) {
+                    small::gemm_small(alpha, a, b, beta, c);
+                } else {
+                    blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
+                }
             }
 
             fn kernel(isa: Isa) -> Option<&'static Kernel<$elem>> {
@@ -484,7 +490,8 @@ pub fn gemm<E: Float>(
 }
 
 /// [`gemm`] with the micro-kernel for a chosen instruction set (to compare kernels, or test each
-/// one). Fails if this CPU cannot run `isa`.
+/// one), always through the packed path (never the unpacked one [`gemm`] takes for tiny
+/// products). Fails if this CPU cannot run `isa`.
 ///
 /// ```
 /// use unravel_tensor::gemm::{gemm_with_isa, Isa, MatMut, MatRef};
