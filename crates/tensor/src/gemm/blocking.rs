@@ -57,7 +57,7 @@ unsafe impl<E: Send> Send for SharedOutput<E> {}
 unsafe impl<E: Send> Sync for SharedOutput<E> {}
 
 /// A 64-byte aligned scratch slice of `len` elements taken from a thread-local buffer (so a
-/// thread reuses its buffer across calls); the buffer is put back by `give_back`. Taking (not
+/// thread reuses its buffer across calls); the buffer is put back when `body` returns. Taking (not
 /// borrowing) makes it safe if a nested call on the same thread needs one too: it gets an empty
 /// buffer and allocates.
 fn with_scratch<E: Float, R>(
