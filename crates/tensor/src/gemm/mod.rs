@@ -284,8 +284,13 @@ impl<E> std::fmt::Debug for Kernel<E> {
 
 /// Element types with a GEMM kernel.
 pub trait GemmElement: Sized + 'static {
-    /// `C ← α·A·B + β·C` with the best kernel for this CPU; shapes already checked. With β = 0,
-    /// C's old contents (even NaN) are ignored, as in BLAS.
+    /// `C ← α·A·B + β·C` with the best kernel for this CPU, for callers that have checked the
+    /// operands already ([`gemm`] is the checked entry point). With β = 0, C's old contents
+    /// (even NaN) are ignored, as in BLAS.
+    ///
+    /// # Panics
+    /// If the shapes do not agree or C's elements overlap (the kernels write C through raw
+    /// pointers, so this is checked here too rather than trusted).
     fn gemm_unchecked(
         alpha: Self,
         a: MatRef<'_, Self>,
@@ -308,6 +313,9 @@ macro_rules! impl_gemm_element {
                 beta: $elem,
                 c: MatMut<'_, $elem>,
             ) {
+                if let Err(error) = check_operands("gemm_unchecked", &a, &b, &c) {
+                    panic!("{error}");
+                }
                 static BEST: OnceLock<&'static Kernel<$elem>> = OnceLock::new();
                 let kernel = BEST.get_or_init(|| {
                     <$elem>::kernel(Isa::best())
