@@ -46,8 +46,7 @@ impl Augmentation {
             height.saturating_add(2 * self.padding),
             width.saturating_add(2 * self.padding),
         );
-        if crop_height == 0 || crop_width == 0 || crop_height > padded.0 || crop_width > padded.1
-        {
+        if crop_height == 0 || crop_width == 0 || crop_height > padded.0 || crop_width > padded.1 {
             return Err(DataError::config(
                 "augmentation",
                 format!(
@@ -161,11 +160,7 @@ pub fn write_image<E: Float>(
                 }
             };
             for (x, out_value) in out_row.iter_mut().enumerate() {
-                let crop_x = if transform.flip {
-                    out_width - 1 - x
-                } else {
-                    x
-                };
+                let crop_x = if transform.flip { out_width - 1 - x } else { x };
                 *out_value = match (transform.left + crop_x).checked_sub(transform.padding) {
                     Some(column) if column < width => table.value(channel, source_row[column]),
                     _ => E::ZERO,

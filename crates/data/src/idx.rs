@@ -99,7 +99,10 @@ pub fn parse_idx_labels(bytes: &[u8], name: &str, classes: usize) -> Result<Vec<
         [count, 1, 1],
         format!("{count} labels"),
     )?;
-    if let Some(position) = labels.iter().position(|&label| usize::from(label) >= classes) {
+    if let Some(position) = labels
+        .iter()
+        .position(|&label| usize::from(label) >= classes)
+    {
         return Err(DataError::LabelOutOfRange {
             file: file.to_path_buf(),
             offset: (header_len + position) as u64,
@@ -175,12 +178,7 @@ fn take_payload(
         });
     };
     if bytes.len() < end {
-        return Err(truncated(
-            file,
-            bytes,
-            end,
-            &format!("the header's {what}"),
-        ));
+        return Err(truncated(file, bytes, end, &format!("the header's {what}")));
     }
     if bytes.len() > end {
         return Err(DataError::TrailingBytes {

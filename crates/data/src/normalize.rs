@@ -18,10 +18,12 @@ pub struct Normalization {
 }
 
 /// Mean of Fashion-MNIST's 60 000 training images, pixels scaled to [0, 1]:
-/// 3 431 114 169 / (47 040 000 · 255).
+/// 3 431 114 169 / (47 040 000 · 255), correctly rounded to f64.
 pub const FASHION_MNIST_MEAN: f64 = 0.2860405969887955;
 /// Population standard deviation of Fashion-MNIST's training pixels scaled to [0, 1]
-/// (√(N·Σp² − (Σp)²) / (N · 255) with N = 47 040 000, Σp² = 631 470 052 347).
+/// (√(N·Σp² − (Σp)²) / (N · 255) with N = 47 040 000, Σp = 3 431 114 169,
+/// Σp² = 631 470 052 347), correctly rounded to f64 ([`Normalization::from_dataset`] gets it
+/// within one ulp).
 pub const FASHION_MNIST_STD: f64 = 0.3530242445149226;
 
 impl Normalization {
@@ -101,7 +103,10 @@ impl Normalization {
         if count == 0 {
             return Err(DataError::config(
                 "normalization",
-                format!("{} has no pixels to compute statistics from", dataset.name()),
+                format!(
+                    "{} has no pixels to compute statistics from",
+                    dataset.name()
+                ),
             ));
         }
         let scale = count as f64 * 255.0;

@@ -157,8 +157,7 @@ pub fn resolve_data_dir(
     }
     let first_file = kind.file_names(Split::Train)[0];
     let holds_files = |candidate: &Path| {
-        candidate.join(first_file).is_file()
-            || candidate.join(format!("{first_file}.gz")).is_file()
+        candidate.join(first_file).is_file() || candidate.join(format!("{first_file}.gz")).is_file()
     };
     let subdirectory = dir.join(kind.subdirectory());
     if !holds_files(&dir) && holds_files(&subdirectory) {
@@ -196,8 +195,11 @@ pub fn load_dataset_from_dir(kind: DatasetKind, split: Split, dir: &Path) -> Res
             let (images_file, image_bytes) = read_data_file(dir, files[0])?;
             let (labels_file, label_bytes) = read_data_file(dir, files[1])?;
             let images = parse_idx_images(&image_bytes, &images_file.to_string_lossy())?;
-            let labels =
-                parse_idx_labels(&label_bytes, &labels_file.to_string_lossy(), class_names.len())?;
+            let labels = parse_idx_labels(
+                &label_bytes,
+                &labels_file.to_string_lossy(),
+                class_names.len(),
+            )?;
             if images.count != labels.len() {
                 return Err(DataError::CountMismatch {
                     images_file,
