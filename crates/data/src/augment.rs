@@ -136,6 +136,9 @@ impl<E: Float> PixelTable<E> {
 /// Writes one image, bytes [C, H, W], into `output` = [C, crop height, crop width] floats,
 /// cropped, flipped and converted as `transform` and `table` say (see the module
 /// documentation). Positions that fall on the padding get 0.
+///
+/// Panics if `image` or `output` is shorter than its shape says, or `transform` does not fit
+/// (the loader validates both through [`Augmentation::output_shape`]).
 pub fn write_image<E: Float>(
     image: &[u8],
     image_shape: [usize; 3],

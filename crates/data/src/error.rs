@@ -30,8 +30,9 @@ pub enum DataError {
         file.display(), also_tried.display())]
     MissingFile { file: PathBuf, also_tried: PathBuf },
 
-    /// The data directory does not exist.
-    #[error("data directory {} (from {origin}) does not exist. {HOW_TO_GET_DATA}", dir.display())]
+    /// The data directory does not exist (or is not a directory).
+    #[error("data directory {} (from {origin}) does not exist or is not a directory. \
+        {HOW_TO_GET_DATA}", dir.display())]
     MissingDirectory { dir: PathBuf, origin: &'static str },
 
     /// No directory was given and the dataset has no default location.

@@ -33,22 +33,64 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// assert_eq!(&*unravel_data::gzip::decompress_if_gzip(b"plain", path).unwrap(), b"plain");
 /// ```
 pub fn decompress_if_gzip<'a>(bytes: &'a [u8], file: &Path) -> Result<Cow<'a, [u8]>> {
+    decompress_with_limit(bytes, file, MAX_DECOMPRESSED_BYTES)
+}
+
+/// [`decompress_if_gzip`] with the size limit `limit` instead of [`MAX_DECOMPRESSED_BYTES`].
+fn decompress_with_limit<'a>(bytes: &'a [u8], file: &Path, limit: u64) -> Result<Cow<'a, [u8]>> {
     if !is_gzip(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut decoded = Vec::new();
-    let mut reader = MultiGzDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
+    let mut reader = MultiGzDecoder::new(bytes).take(limit + 1);
     reader
         .read_to_end(&mut decoded)
         .map_err(|error| DataError::Gzip {
             file: file.to_path_buf(),
             message: error.to_string(),
         })?;
-    if decoded.len() as u64 > MAX_DECOMPRESSED_BYTES {
+    if decoded.len() as u64 > limit {
         return Err(DataError::Gzip {
             file: file.to_path_buf(),
-            message: format!("decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes"),
+            message: format!("decompresses to more than {limit} bytes"),
         });
     }
     Ok(Cow::Owned(decoded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_an_error() {
+        let file = Path::new("bomb.gz");
+        let compressed = gzip(&[0u8; 10_000]);
+        assert_eq!(
+            decompress_with_limit(&compressed, file, 10_000)
+                .unwrap()
+                .len(),
+            10_000
+        );
+        let error = decompress_with_limit(&compressed, file, 9_999).unwrap_err();
+        assert!(matches!(error, DataError::Gzip { .. }), "{error:?}");
+        assert!(error.to_string().contains("more than 9999 bytes"));
+    }
+
+    #[test]
+    fn several_members_are_concatenated() {
+        let mut two = gzip(b"ab");
+        two.extend(gzip(b"cd"));
+        assert_eq!(
+            &*decompress_if_gzip(&two, Path::new("two.gz")).unwrap(),
+            b"abcd"
+        );
+    }
 }

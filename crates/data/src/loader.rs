@@ -188,9 +188,22 @@ impl BatchLoader {
     /// positions `index·B .. min((index+1)·B, N)` of the plan's order, converted by
     /// [`write_image`], and their labels. Panics if `index >= num_batches()`.
     pub fn batch<E: Float>(&self, plan: &EpochPlan, index: usize) -> (Tensor<E>, Vec<usize>) {
-        let job = self.job::<E>(plan.clone());
-        let (pixels, labels) = job.assemble(index);
-        (job.tensor(pixels, labels.len()), labels)
+        let table = PixelTable::new(
+            self.dataset.image_shape()[0],
+            self.config.normalization.as_ref(),
+        );
+        let (pixels, labels) = assemble_batch(
+            &self.dataset,
+            plan,
+            &table,
+            self.config.batch_size,
+            self.output_shape,
+            index,
+        );
+        (
+            batch_tensor(pixels, labels.len(), self.output_shape),
+            labels,
+        )
     }
 
     /// An iterator over the batches of epoch `epoch`.
@@ -267,34 +280,58 @@ struct BatchJob<E> {
 }
 
 impl<E: Float> BatchJob<E> {
-    /// Pixels [b, C, H, W] and labels of batch `index`.
     fn assemble(&self, index: usize) -> (Vec<E>, Vec<usize>) {
-        let start = index * self.batch_size;
-        let stop = (start + self.batch_size).min(self.plan.order().len());
-        let out_len: usize = self.output_shape.iter().product();
-        let mut pixels = vec![E::ZERO; (stop - start) * out_len];
-        let mut labels = Vec::with_capacity(stop - start);
-        for (position, output) in (start..stop).zip(pixels.chunks_exact_mut(out_len)) {
-            let image_index = self.plan.order()[position];
-            write_image(
-                self.dataset.image(image_index),
-                self.dataset.image_shape(),
-                self.plan.transform(position),
-                &self.table,
-                output,
-                self.output_shape,
-            );
-            labels.push(self.dataset.label(image_index));
-        }
-        (pixels, labels)
+        assemble_batch(
+            &self.dataset,
+            &self.plan,
+            &self.table,
+            self.batch_size,
+            self.output_shape,
+            index,
+        )
     }
 
     fn tensor(&self, pixels: Vec<E>, batch: usize) -> Tensor<E> {
-        let [channels, height, width] = self.output_shape;
-        // images: [B, C, H, W]
-        Tensor::from_vec(pixels, &[batch, channels, height, width])
-            .expect("a batch has B·C·H·W pixels by construction")
+        batch_tensor(pixels, batch, self.output_shape)
     }
+}
+
+/// Pixels [b, C, H, W] and labels of batch `index`: the images at positions
+/// `index·B .. min((index+1)·B, N)` of the plan's order, each written by [`write_image`].
+fn assemble_batch<E: Float>(
+    dataset: &Dataset,
+    plan: &EpochPlan,
+    table: &PixelTable<E>,
+    batch_size: usize,
+    output_shape: [usize; 3],
+    index: usize,
+) -> (Vec<E>, Vec<usize>) {
+    let start = index * batch_size;
+    let stop = (start + batch_size).min(plan.order().len());
+    let out_len: usize = output_shape.iter().product();
+    let mut pixels = vec![E::ZERO; (stop - start) * out_len];
+    let mut labels = Vec::with_capacity(stop - start);
+    for (position, output) in (start..stop).zip(pixels.chunks_exact_mut(out_len)) {
+        let image_index = plan.order()[position];
+        write_image(
+            dataset.image(image_index),
+            dataset.image_shape(),
+            plan.transform(position),
+            table,
+            output,
+            output_shape,
+        );
+        labels.push(dataset.label(image_index));
+    }
+    (pixels, labels)
+}
+
+/// `pixels` as a tensor [batch, C, H, W].
+fn batch_tensor<E: Float>(pixels: Vec<E>, batch: usize, output_shape: [usize; 3]) -> Tensor<E> {
+    let [channels, height, width] = output_shape;
+    // images: [B, C, H, W]
+    Tensor::from_vec(pixels, &[batch, channels, height, width])
+        .expect("a batch has B·C·H·W pixels by construction")
 }
 
 /// The background thread of a prefetching [`Batches`].
