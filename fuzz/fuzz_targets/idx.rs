@@ -7,7 +7,10 @@ use unravel_data::{parse_idx_images, parse_idx_labels};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(images) = parse_idx_images(bytes, "fuzz-images") {
-        assert_eq!(images.pixels.len(), images.count * images.rows * images.columns);
+        assert_eq!(
+            images.pixels.len(),
+            images.count * images.rows * images.columns
+        );
         assert!(images.rows > 0 && images.columns > 0);
     }
     // The first byte picks the number of classes, so the range check is exercised too.
