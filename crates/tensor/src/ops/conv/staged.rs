@@ -198,6 +198,28 @@ fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
     }
 }
 
+/// `dst += src`, in fixed groups of 8 (straight-line vector adds for the short runs of small
+/// images), then the rest one by one.
+#[inline(always)]
+fn add_run<E: Float>(dst: &mut [E], src: &[E]) {
+    let mut dst_chunks = dst.chunks_exact_mut(8);
+    let mut src_chunks = src.chunks_exact(8);
+    for (d, s) in (&mut dst_chunks).zip(&mut src_chunks) {
+        let d: &mut [E; 8] = d.try_into().expect("chunks of 8");
+        let s: &[E; 8] = s.try_into().expect("chunks of 8");
+        for (d, &s) in d.iter_mut().zip(s) {
+            *d += s;
+        }
+    }
+    for (d, &s) in dst_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(src_chunks.remainder())
+    {
+        *d += s;
+    }
+}
+
 /// im2col from a staged image: fills `cols: [(channels.len())·kh·kw, positions.len()]` (rows
 /// `cols_stride` apart) with `cols[(c·kh + ky)·kw + kx, p − p0] = staged[c][oy·sh + ky·dh][q][ox +
 /// ⌊kx·dw/sw⌋]`, `q = kx·dw mod sw`, one contiguous copy per output row.
@@ -261,6 +283,9 @@ pub(crate) fn col2im_staged<E: Float>(
     let (sh, sw) = (shape.stride[0], shape.stride[1]);
     let [dh, dw] = shape.dilation;
     let tile = positions.len();
+    let ow = shape.out[1];
+    let whole_rows = (positions.start % ow, positions.end % ow) == (0, 0);
+    let first_row = positions.start / ow;
     // cols: [C_tile·kh·kw, tile], rows cols_stride apart
     let mut rows = cols.chunks(cols_stride).map(|row| &row[..tile]);
     for c in channels {
@@ -269,12 +294,21 @@ pub(crate) fn col2im_staged<E: Float>(
             for kx in 0..kw {
                 let src = rows.next().expect("cols holds one row per tap");
                 let tap = (kx * dw) % sw * staging.phase_len + kx * dw / sw;
-                for_each_row_segment(&positions, shape.out[1], |oy, ox0, ox1, at| {
-                    let dst = (oy * sh + ky * dh) * staging.row_len() + tap + ox0;
-                    let run = &src[at..at + (ox1 - ox0)];
-                    for (entry, &value) in channel[dst..dst + run.len()].iter_mut().zip(run) {
-                        *entry += value;
+                if whole_rows {
+                    // Output rows oy = first_row .. onto staged rows oy·sh + ky·dh: one add each.
+                    let base = (first_row * sh + ky * dh) * staging.row_len() + tap;
+                    let targets = channel[base..].chunks_mut(sh * staging.row_len());
+                    for (t, s) in targets.zip(src.chunks_exact(ow)) {
+                        add_run(&mut t[..ow], s);
                     }
+                    continue;
+                }
+                for_each_row_segment(&positions, ow, |oy, ox0, ox1, at| {
+                    let dst = (oy * sh + ky * dh) * staging.row_len() + tap + ox0;
+                    add_run(
+                        &mut channel[dst..dst + (ox1 - ox0)],
+                        &src[at..at + (ox1 - ox0)],
+                    );
                 });
             }
         }
