@@ -79,6 +79,8 @@ pub(crate) fn stage_image<E: Float>(
     let (ph, pw, sw) = (shape.padding[0], shape.padding[1], shape.stride[1]);
     let [channel_stride, row_stride, pixel_stride] = image.strides;
     let phases: Vec<Range<usize>> = (0..sw).map(|q| inside(shape, staging, q)).collect();
+    // One zero-padded input row, [2·L] (for stride 2 only).
+    let mut padded = vec![E::ZERO; if sw == 2 { staging.row_len() } else { 0 }];
     // staged: [C, H + 2·ph, sw, L]
     for (c, channel) in staged
         .chunks_exact_mut(staging.channel_len())
@@ -92,6 +94,18 @@ pub(crate) fn stage_image<E: Float>(
                 continue;
             }
             let source = image.offset + c * channel_stride + y * row_stride;
+            if sw == 2 && pixel_stride == 1 {
+                // The common strided case in one pass: the padded row, deinterleaved.
+                padded.fill(E::ZERO);
+                padded[pw..pw + shape.width]
+                    .copy_from_slice(&image.data[source..source + shape.width]);
+                let (even, odd) = row.split_at_mut(staging.phase_len);
+                for ((e, o), pair) in even.iter_mut().zip(odd).zip(padded.chunks_exact(2)) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                continue;
+            }
             for (q, (phase, inside)) in row
                 .chunks_exact_mut(staging.phase_len)
                 .zip(&phases)
@@ -128,6 +142,8 @@ pub(crate) fn unstage_image<E: Float>(
     let (ph, pw, sw) = (shape.padding[0], shape.padding[1], shape.stride[1]);
     let (height, width) = (shape.height, shape.width);
     let phases: Vec<Range<usize>> = (0..sw).map(|q| inside(shape, staging, q)).collect();
+    // One zero-padded input row, [2·L] (for stride 2 only).
+    let mut padded = vec![E::ZERO; if sw == 2 { staging.row_len() } else { 0 }];
     // staged: [C, H + 2·ph, sw, L] → image: [C, H, W]
     for (channel, dx_channel) in staged
         .chunks_exact(staging.channel_len())
