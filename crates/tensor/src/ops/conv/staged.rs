@@ -142,8 +142,6 @@ pub(crate) fn unstage_image<E: Float>(
     let (ph, pw, sw) = (shape.padding[0], shape.padding[1], shape.stride[1]);
     let (height, width) = (shape.height, shape.width);
     let phases: Vec<Range<usize>> = (0..sw).map(|q| inside(shape, staging, q)).collect();
-    // One zero-padded input row, [2·L] (for stride 2 only).
-    let mut padded = vec![E::ZERO; if sw == 2 { staging.row_len() } else { 0 }];
     // staged: [C, H + 2·ph, sw, L] → image: [C, H, W]
     for (channel, dx_channel) in staged
         .chunks_exact(staging.channel_len())
