@@ -189,26 +189,36 @@ pub(crate) fn for_each_row_segment(
     }
 }
 
-/// `dst ← src` for the short runs of small images without a call to `memcpy`: whole groups of 8
-/// as fixed-size array copies (vector moves), then the rest one by one.
+/// `dst ← src` for the short runs of small images without a call to `memcpy`: fixed-size array
+/// copies (vector moves) of 8, or 4, with a last one that overlaps the one before instead of a
+/// scalar tail (a copy may write the same entry twice).
 #[inline(always)]
 fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
-    if dst.len() >= 32 {
+    #[inline(always)]
+    fn copy_fixed<E: Copy, const N: usize>(dst: &mut [E], src: &[E]) {
+        let d: &mut [E; N] = dst.try_into().expect("N entries");
+        *d = *<&[E; N]>::try_from(src).expect("N entries");
+    }
+    let n = dst.len();
+    debug_assert_eq!(n, src.len());
+    if n >= 32 {
         dst.copy_from_slice(src);
-        return;
-    }
-    let mut dst_chunks = dst.chunks_exact_mut(8);
-    let mut src_chunks = src.chunks_exact(8);
-    for (d, s) in (&mut dst_chunks).zip(&mut src_chunks) {
-        let d: &mut [E; 8] = d.try_into().expect("chunks of 8");
-        *d = *<&[E; 8]>::try_from(s).expect("chunks of 8");
-    }
-    for (d, &s) in dst_chunks
-        .into_remainder()
-        .iter_mut()
-        .zip(src_chunks.remainder())
-    {
-        *d = s;
+    } else if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            copy_fixed::<E, 8>(&mut dst[i..i + 8], &src[i..i + 8]);
+            i += 8;
+        }
+        if i < n {
+            copy_fixed::<E, 8>(&mut dst[n - 8..], &src[n - 8..]);
+        }
+    } else if n >= 4 {
+        copy_fixed::<E, 4>(&mut dst[..4], &src[..4]);
+        copy_fixed::<E, 4>(&mut dst[n - 4..], &src[n - 4..]);
+    } else {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
     }
 }
 
