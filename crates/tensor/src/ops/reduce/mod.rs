@@ -322,7 +322,8 @@ impl<E: Float> Tensor<E> {
 
     /// Sums a broadcast result back to `shape`, the shape of an operand that was broadcast to
     /// `self.shape()`: `out[j] = Σ self[i]` over every `i` that broadcasting mapped to `j`.
-    /// This is the gradient of broadcasting. Fails unless `shape` broadcasts to `self.shape()`.
+    /// This is the gradient of broadcasting. When `shape` equals `self.shape()` the result shares
+    /// `self`'s storage (no copy). Fails unless `shape` broadcasts to `self.shape()`.
     ///
     /// ```
     /// use unravel_tensor::Tensor;
@@ -354,6 +355,10 @@ impl<E: Float> Tensor<E> {
             } else {
                 return Err(error());
             }
+        }
+        if axes.is_empty() {
+            // Nothing was broadcast (the common case in a backward pass): share the storage.
+            return Ok(self.clone());
         }
         let summed = self.sum(&axes, true)?;
         summed.reshape(shape)
