@@ -366,6 +366,9 @@ fn sum_to_shape_undoes_broadcasting() {
             approx::assert_relative_eq!(*g, e, max_relative = 1e-12, epsilon = 1e-12);
         }
     }
+    // Nothing broadcast: the gradient is passed through without a copy.
+    let same = grad.sum_to_shape(&[4, 3, 5, 7]).unwrap();
+    assert!(std::sync::Arc::ptr_eq(same.storage(), grad.storage()));
     for bad in [&[2, 3, 5, 7][..], &[3, 5], &[1, 4, 3, 5, 7]] {
         assert_eq!(
             grad.sum_to_shape(bad).unwrap_err(),

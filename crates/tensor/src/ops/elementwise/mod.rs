@@ -34,6 +34,17 @@ pub(crate) fn check_same_device<E: Float>(
     Ok(())
 }
 
+/// Fails if a broadcast result would hold more elements than `usize` counts.
+fn check_numel(op: &'static str, shape: &[usize]) -> Result<()> {
+    match crate::layout::checked_numel(shape) {
+        Some(_) => Ok(()),
+        None => Err(TensorError::invalid(
+            op,
+            format!("the broadcast shape {shape:?} holds more elements than usize counts"),
+        )),
+    }
+}
+
 /// `out[i] = f(x[i])` on the CPU: the shared engine of every unary op.
 pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     op: &'static str,
@@ -75,6 +86,7 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
 ) -> Result<Tensor<E>> {
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    check_numel(op, &shape)?;
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
     if crate::layout::numel(&shape) == 0 {
@@ -418,6 +430,7 @@ impl<E: Float> Tensor<E> {
                 lhs: shape.clone(),
                 rhs: on_false.shape().to_vec(),
             })?;
+        check_numel(OP, &shape)?;
         let (c_data, c_layout) = condition.cpu_storage(OP)?;
         let (t_data, t_layout) = on_true.cpu_storage(OP)?;
         let (f_data, f_layout) = on_false.cpu_storage(OP)?;
