@@ -398,6 +398,18 @@ fn overflowing_broadcast_is_an_error() {
         column.add(&row),
         Err(TensorError::InvalidArgument { op: "add", .. })
     ));
+    // Too large to allocate, though it fits in usize: an error, not a capacity-overflow panic.
+    let big = Tensor::<f32>::zeros(&[1])
+        .broadcast_to(&[usize::MAX / 4])
+        .unwrap();
+    assert!(matches!(
+        big.exp(),
+        Err(TensorError::InvalidArgument { op: "exp", .. })
+    ));
+    assert!(matches!(
+        big.add(&big),
+        Err(TensorError::InvalidArgument { op: "add", .. })
+    ));
     let scalar = Tensor::<f32>::scalar(1.0);
     assert!(matches!(
         Tensor::select(&column, &row, &scalar),

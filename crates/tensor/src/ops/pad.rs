@@ -36,9 +36,8 @@ impl<E: Float> Tensor<E> {
                 TensorError::invalid(OP, format!("padding {padding:?} overflows usize"))
             })?);
         }
-        crate::layout::checked_numel(&shape).ok_or_else(|| {
-            TensorError::invalid(OP, format!("padded shape {shape:?} overflows usize"))
-        })?;
+        crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
+        crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
         let data = self.contiguous_data(OP)?;
         let mut out = vec![value; numel(&shape)];
         if data.is_empty() {

@@ -34,15 +34,17 @@ pub(crate) fn check_same_device<E: Float>(
     Ok(())
 }
 
-/// Fails if a broadcast result would hold more elements than `usize` counts.
-fn check_numel(op: &'static str, shape: &[usize]) -> Result<()> {
-    match crate::layout::checked_numel(shape) {
-        Some(_) => Ok(()),
-        None => Err(TensorError::invalid(
-            op,
-            format!("the broadcast shape {shape:?} holds more elements than usize counts"),
-        )),
-    }
+/// The element count of `shape`, or an error if a buffer of that many `E` could not even be
+/// requested (more than `isize::MAX` bytes; e.g. a result broadcast from huge stride-0 views).
+pub(crate) fn allocatable_numel<E: Float>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    crate::layout::checked_numel(shape)
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<E>())
+        .ok_or_else(|| {
+            TensorError::invalid(
+                op,
+                format!("shape {shape:?} holds too many elements to allocate"),
+            )
+        })
 }
 
 /// `out[i] = f(x[i])` on the CPU: the shared engine of every unary op.
@@ -52,6 +54,7 @@ pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     f: F,
 ) -> Result<Tensor<E>> {
     let (data, layout) = x.cpu_storage(op)?;
+    allocatable_numel::<E>(op, x.shape())?;
     if x.numel() == 0 {
         return Ok(Tensor::from_contiguous(Vec::new(), x.shape()));
     }
@@ -86,7 +89,7 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
 ) -> Result<Tensor<E>> {
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
-    check_numel(op, &shape)?;
+    allocatable_numel::<E>(op, &shape)?;
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
     if crate::layout::numel(&shape) == 0 {
@@ -430,7 +433,7 @@ impl<E: Float> Tensor<E> {
                 lhs: shape.clone(),
                 rhs: on_false.shape().to_vec(),
             })?;
-        check_numel(OP, &shape)?;
+        allocatable_numel::<E>(OP, &shape)?;
         let (c_data, c_layout) = condition.cpu_storage(OP)?;
         let (t_data, t_layout) = on_true.cpu_storage(OP)?;
         let (f_data, f_layout) = on_false.cpu_storage(OP)?;

@@ -106,6 +106,8 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
         }
         Identity::Absent(seed) => seed,
     };
+    // A non-contiguous input is made dense first; refuse one too large to materialise.
+    crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
     let data = x.contiguous_data(op)?;
     if data.is_empty() {
         return Ok(Tensor::from_contiguous(vec![start; out_numel], &shape));
@@ -255,6 +257,7 @@ impl<E: Float> Tensor<E> {
                 format!("axis {axis} of shape {shape:?} is empty"),
             ));
         }
+        crate::ops::elementwise::allocatable_numel::<E>(OP, shape)?;
         let data = self.contiguous_data(OP)?;
         let mut out = vec![0usize; outer * inner];
         // Per outer index: one pass over the `size` rows of `inner` elements, updating the
