@@ -65,7 +65,12 @@ impl<E: Float> Tensor<E> {
         let inner: usize = shape[axis + 1..].iter().product();
         let blocks: Vec<(std::borrow::Cow<'_, [E]>, usize)> = tensors
             .iter()
-            .map(|t| Ok((t.contiguous_data(OP)?, t.shape()[axis] * inner)))
+            .map(|t| {
+                Ok((
+                    crate::ops::elementwise::dense_data(OP, t)?,
+                    t.shape()[axis] * inner,
+                ))
+            })
             .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(total_numel);
         for row in 0..outer {

@@ -38,7 +38,7 @@ impl<E: Float> Tensor<E> {
         }
         crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
         crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
-        let data = self.contiguous_data(OP)?;
+        let data = crate::ops::elementwise::dense_data(OP, self)?;
         let mut out = vec![value; numel(&shape)];
         if data.is_empty() {
             return Ok(Tensor::from_contiguous(out, &shape));

@@ -53,10 +53,32 @@ pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     x: &Tensor<E>,
     f: F,
 ) -> Result<Tensor<E>> {
+    Ok(Tensor::from_contiguous(map_to_vec(op, x, f)?, x.shape()))
+}
+
+/// The elements of `x` as one row-major slice: borrowed if `x` is already dense, otherwise
+/// gathered by the strided engine (rows at a time, much faster than an element iterator).
+pub(crate) fn dense_data<'a, E: Float>(
+    op: &'static str,
+    x: &'a Tensor<E>,
+) -> Result<std::borrow::Cow<'a, [E]>> {
+    x.cpu_storage(op)?;
+    Ok(match x.as_slice() {
+        Some(slice) => std::borrow::Cow::Borrowed(slice),
+        None => std::borrow::Cow::Owned(map_to_vec(op, x, |v| v)?),
+    })
+}
+
+/// `f(x[i])` for every element in row-major order, as a new buffer.
+fn map_to_vec<E: Float, F: Fn(E) -> E + Sync>(
+    op: &'static str,
+    x: &Tensor<E>,
+    f: F,
+) -> Result<Vec<E>> {
     let (data, layout) = x.cpu_storage(op)?;
     allocatable_numel::<E>(op, x.shape())?;
     if x.numel() == 0 {
-        return Ok(Tensor::from_contiguous(Vec::new(), x.shape()));
+        return Ok(Vec::new());
     }
     let plan = Plan::new([layout]);
     // SAFETY: every arm writes all `row.len()` elements: the SIMD loop zips `row` with an input
@@ -77,7 +99,7 @@ pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
             }
         })
     };
-    Ok(Tensor::from_contiguous(out, x.shape()))
+    Ok(out)
 }
 
 /// `out[i] = f(a[i], b[i])` with broadcasting on the CPU: the engine of every binary op.

@@ -108,7 +108,7 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
     };
     // A non-contiguous input is made dense first; refuse one too large to materialise.
     crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
-    let data = x.contiguous_data(op)?;
+    let data = crate::ops::elementwise::dense_data(op, x)?;
     if data.is_empty() {
         return Ok(Tensor::from_contiguous(vec![start; out_numel], &shape));
     }
@@ -258,7 +258,7 @@ impl<E: Float> Tensor<E> {
             ));
         }
         crate::ops::elementwise::allocatable_numel::<E>(OP, shape)?;
-        let data = self.contiguous_data(OP)?;
+        let data = crate::ops::elementwise::dense_data(OP, self)?;
         let mut out = vec![0usize; outer * inner];
         // Per outer index: one pass over the `size` rows of `inner` elements, updating the
         // running best of each column (contiguous, cache-friendly for any axis).
