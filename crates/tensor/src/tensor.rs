@@ -107,7 +107,9 @@ impl<E: Float> Tensor<E> {
         if count > (isize::MAX as usize / std::mem::size_of::<E>()) as f64 {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: {count} elements cannot be allocated"),
+                format!(
+                    "start {start}, end {end}, step {step}: {count} elements cannot be allocated"
+                ),
             ));
         }
         let count = count as usize;
