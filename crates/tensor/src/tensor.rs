@@ -100,14 +100,18 @@ impl<E: Float> Tensor<E> {
         if step == E::ZERO || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: need finite values and a non-zero step"),
+                format!(
+                    "start {start}, end {end}, step {step}: need finite values and a non-zero step"
+                ),
             ));
         }
         let count = ((end - start) / step).to_f64().ceil().max(0.0);
         if count > (isize::MAX as usize / std::mem::size_of::<E>()) as f64 {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: {count} elements cannot be allocated"),
+                format!(
+                    "start {start}, end {end}, step {step}: {count} elements cannot be allocated"
+                ),
             ));
         }
         let count = count as usize;
@@ -320,7 +324,10 @@ impl<E: Float> Tensor<E> {
         if index.len() != self.rank() || index.iter().zip(self.shape()).any(|(&i, &s)| i >= s) {
             return Err(TensorError::invalid(
                 "get",
-                format!("index {index:?} is out of bounds for shape {:?}", self.shape()),
+                format!(
+                    "index {index:?} is out of bounds for shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         let (data, layout) = self.cpu_storage("get")?;
@@ -332,7 +339,11 @@ impl<E: Float> Tensor<E> {
         if self.numel() != 1 {
             return Err(TensorError::invalid(
                 "item",
-                format!("tensor of shape {:?} has {} elements, not 1", self.shape(), self.numel()),
+                format!(
+                    "tensor of shape {:?} has {} elements, not 1",
+                    self.shape(),
+                    self.numel()
+                ),
             ));
         }
         let (data, layout) = self.cpu_storage("item")?;
