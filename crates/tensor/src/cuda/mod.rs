@@ -14,6 +14,7 @@
 pub mod context;
 pub mod kernels;
 pub mod launch;
+pub mod ops;
 pub mod nvrtc;
 
 use std::sync::Arc;
