@@ -7,12 +7,17 @@
 
 use std::time::Instant;
 
-use unravel_tensor::ops::conv::{conv2d, conv2d_backward_input, conv2d_backward_weight, Conv2dParams};
+use unravel_tensor::ops::conv::{
+    conv2d, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
+};
 use unravel_tensor::{Device, Rng, Tensor, TensorError};
 
 /// Seconds per call of `f`, the median of `repeats` timed calls after two warm-up calls; each
 /// call is followed by a device synchronisation so the time covers the kernels.
-fn time<F: FnMut() -> Result<(), TensorError>>(repeats: usize, mut f: F) -> Result<f64, TensorError> {
+fn time<F: FnMut() -> Result<(), TensorError>>(
+    repeats: usize,
+    mut f: F,
+) -> Result<f64, TensorError> {
     let device = unravel_tensor::cuda::device(0)?;
     for _ in 0..2 {
         f()?;
@@ -29,6 +34,18 @@ fn time<F: FnMut() -> Result<(), TensorError>>(repeats: usize, mut f: F) -> Resu
     Ok(samples[samples.len() / 2])
 }
 
+/// (name, C_in, C_out, kernel, stride, padding, H = W, batch), from ../shared/bench/README.md.
+type ConvLayer = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
 fn main() -> Result<(), TensorError> {
     let device = Device::cuda(0)?;
     let mut rng = Rng::seed_from(0);
@@ -38,10 +55,13 @@ fn main() -> Result<(), TensorError> {
         let flops = 2.0 * (n * n * n) as f64;
         let f32_time = time(10, || a.matmul(&b).map(|_| ()))?;
         let tf32_time = time(10, || a.matmul_tf32(&b).map(|_| ()))?;
-        println!("{{\"kind\":\"gemm\",\"n\":{n},\"f32_gflops\":{:.1},\"tf32_gflops\":{:.1}}}", flops / f32_time / 1e9, flops / tf32_time / 1e9);
+        println!(
+            "{{\"kind\":\"gemm\",\"n\":{n},\"f32_gflops\":{:.1},\"tf32_gflops\":{:.1}}}",
+            flops / f32_time / 1e9,
+            flops / tf32_time / 1e9
+        );
     }
-    // (name, C_in, C_out, kernel, stride, padding, H = W, batch) from ../shared/bench/README.md
-    let layers: [(&str, usize, usize, usize, usize, usize, usize, usize); 8] = [
+    let layers: [ConvLayer; 8] = [
         ("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
         ("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
         ("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),

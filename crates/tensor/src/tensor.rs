@@ -375,7 +375,11 @@ impl<E: Float> Tensor<E> {
     /// # Panics
     /// For a GPU tensor, if a device copy fails.
     pub fn cast<T: Float>(&self) -> Tensor<T> {
-        let data = self.to_vec().into_iter().map(|v| T::from_f64(v.to_f64())).collect();
+        let data = self
+            .to_vec()
+            .into_iter()
+            .map(|v| T::from_f64(v.to_f64()))
+            .collect();
         let host = Tensor::from_contiguous(data, self.shape());
         match host.to_device(self.device()) {
             Ok(tensor) => tensor,
@@ -396,7 +400,13 @@ impl<E: Float> Tensor<E> {
 impl<E: Float> fmt::Debug for Tensor<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 16;
-        write!(f, "Tensor<{}>(shape={:?}, device={}, ", E::DTYPE, self.shape(), self.device())?;
+        write!(
+            f,
+            "Tensor<{}>(shape={:?}, device={}, ",
+            E::DTYPE,
+            self.shape(),
+            self.device()
+        )?;
         let values = match self.try_to_vec() {
             Ok(values) => values,
             Err(error) => return write!(f, "<values not readable: {error}>)"),

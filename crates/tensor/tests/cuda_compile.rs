@@ -25,11 +25,17 @@ fn every_kernel_source_compiles_with_nvrtc() {
         ] {
             match nvrtc::compile(file.source, file.name, capability, kind, &[]) {
                 Ok(code) => assert!(!code.is_empty(), "{}: empty output", file.name),
-                Err(error) => failures.push(format!("{} {capability:?} {kind:?}: {error}", file.name)),
+                Err(error) => {
+                    failures.push(format!("{} {capability:?} {kind:?}: {error}", file.name))
+                }
             }
         }
     }
-    assert!(failures.is_empty(), "NVRTC errors:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "NVRTC errors:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

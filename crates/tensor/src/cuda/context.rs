@@ -118,14 +118,16 @@ impl CudaDevice {
         require_driver(OP)?;
         let driver_version = driver_version()?;
         cudarc::driver::result::init().map_err(|e| driver_error(OP, "cuInit", e))?;
-        let count = CudaContext::device_count().map_err(|e| driver_error(OP, "cuDeviceGetCount", e))?;
+        let count =
+            CudaContext::device_count().map_err(|e| driver_error(OP, "cuDeviceGetCount", e))?;
         if ordinal >= count.max(0) as usize {
             return Err(TensorError::Cuda {
                 op: OP,
                 message: format!("no GPU with ordinal {ordinal}: the driver sees {count}"),
             });
         }
-        let context = CudaContext::new(ordinal).map_err(|e| driver_error(OP, "cuDevicePrimaryCtxRetain", e))?;
+        let context = CudaContext::new(ordinal)
+            .map_err(|e| driver_error(OP, "cuDevicePrimaryCtxRetain", e))?;
         let capability = context
             .compute_capability()
             .map_err(|e| driver_error(OP, "cuDeviceGetAttribute", e))?;
@@ -169,10 +171,12 @@ impl CudaDevice {
     /// Kernel `function` of `file`, compiling and loading the file on first use.
     pub fn function(&self, file: &KernelFile, function: &str) -> Result<CudaFunction> {
         let module = self.module(file)?;
-        module.load_function(function).map_err(|e| TensorError::Cuda {
-            op: "cuda_kernel",
-            message: format!("{}: no kernel {function}: {e:?}", file.name),
-        })
+        module
+            .load_function(function)
+            .map_err(|e| TensorError::Cuda {
+                op: "cuda_kernel",
+                message: format!("{}: no kernel {function}: {e:?}", file.name),
+            })
     }
 
     fn module(&self, file: &KernelFile) -> Result<Arc<CudaModule>> {
@@ -224,7 +228,11 @@ impl CudaDevice {
                     nvrtc_version.1,
                     driver.0,
                     driver.1,
-                    if kind == CodeKind::Cubin { "CUBIN" } else { "PTX ISA" },
+                    if kind == CodeKind::Cubin {
+                        "CUBIN"
+                    } else {
+                        "PTX ISA"
+                    },
                     driver.0,
                     driver.0,
                     driver.1

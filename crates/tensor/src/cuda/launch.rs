@@ -50,7 +50,10 @@ pub fn is_cuda<E: Float>(tensor: &Tensor<E>) -> bool {
 }
 
 /// The device all `tensors` live on; fails unless they are all on one GPU and `E` is `f32`.
-pub fn common_device<E: Float>(op: &'static str, tensors: &[&Tensor<E>]) -> Result<Arc<CudaDevice>> {
+pub fn common_device<E: Float>(
+    op: &'static str,
+    tensors: &[&Tensor<E>],
+) -> Result<Arc<CudaDevice>> {
     super::require_f32::<E>(op)?;
     let first = tensors[0];
     let storage = cuda_storage(first).ok_or(TensorError::UnsupportedDevice {
@@ -85,15 +88,19 @@ pub fn whole<'a, E: Float>(op: &'static str, tensor: &'a Tensor<E>) -> Result<Cu
 }
 
 /// The elements of a contiguous `tensor` as one dense `float` view (from its offset).
-pub fn dense_view<'a, E: Float>(op: &'static str, tensor: &'a Tensor<E>) -> Result<CudaView<'a, f32>> {
+pub fn dense_view<'a, E: Float>(
+    op: &'static str,
+    tensor: &'a Tensor<E>,
+) -> Result<CudaView<'a, f32>> {
     debug_assert!(tensor.is_contiguous());
     let view = whole(op, tensor)?;
     let start = tensor.layout().offset();
     let end = start + tensor.numel();
-    view.try_slice(start..end.max(start)).ok_or_else(|| TensorError::Cuda {
-        op,
-        message: format!("view {start}..{end} is outside the device buffer"),
-    })
+    view.try_slice(start..end.max(start))
+        .ok_or_else(|| TensorError::Cuda {
+            op,
+            message: format!("view {start}..{end} is outside the device buffer"),
+        })
 }
 
 /// A fresh output of `len` elements on `device` (uninitialised: the kernel writing it must
@@ -171,5 +178,10 @@ pub fn as_i64(value: usize) -> i64 {
 
 /// Converts a size to the kernels' `int`, failing if it does not fit.
 pub fn as_i32(op: &'static str, value: usize) -> Result<i32> {
-    i32::try_from(value).map_err(|_| TensorError::invalid(op, format!("size {value} exceeds the CUDA kernels' 32-bit index")))
+    i32::try_from(value).map_err(|_| {
+        TensorError::invalid(
+            op,
+            format!("size {value} exceeds the CUDA kernels' 32-bit index"),
+        )
+    })
 }

@@ -14,8 +14,8 @@
 pub mod context;
 pub mod kernels;
 pub mod launch;
-pub mod ops;
 pub mod nvrtc;
+pub mod ops;
 
 use std::sync::Arc;
 

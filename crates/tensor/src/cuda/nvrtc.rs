@@ -69,10 +69,15 @@ fn api() -> Result<&'static NvrtcApi> {
 fn candidates() -> Vec<String> {
     match std::env::var("UNRAVEL_NVRTC") {
         Ok(path) if !path.is_empty() => vec![path],
-        _ => ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"]
-            .iter()
-            .map(|name| name.to_string())
-            .collect(),
+        _ => [
+            "libnvrtc.so",
+            "libnvrtc.so.13",
+            "libnvrtc.so.12",
+            "libnvrtc.so.11.2",
+        ]
+        .iter()
+        .map(|name| name.to_string())
+        .collect(),
     }
 }
 
@@ -194,7 +199,10 @@ pub fn compile(
     let name_c = to_c(name)?;
     let arch = match kind {
         CodeKind::Cubin => format!("--gpu-architecture=sm_{}{}", capability.0, capability.1),
-        CodeKind::Ptx => format!("--gpu-architecture=compute_{}{}", capability.0, capability.1),
+        CodeKind::Ptx => format!(
+            "--gpu-architecture=compute_{}{}",
+            capability.0, capability.1
+        ),
     };
     let mut options = vec![to_c(&arch)?, to_c("-std=c++17")?, to_c("-default-device")?];
     for option in extra_options {
@@ -242,7 +250,11 @@ pub fn compile(
     check(api, unsafe { size_fn(program.handle, &mut size) }, what)?;
     let mut code = vec![0u8; size];
     // SAFETY: NVRTC writes exactly `size` bytes (the size it just reported) into `code`.
-    check(api, unsafe { get_fn(program.handle, code.as_mut_ptr().cast()) }, what)?;
+    check(
+        api,
+        unsafe { get_fn(program.handle, code.as_mut_ptr().cast()) },
+        what,
+    )?;
     Ok(code)
 }
 

@@ -1,9 +1,9 @@
 //! 2-D convolution on the GPU (`kernels/conv.cu` + `kernels/gemm.cu`), groups = 1:
-//! - forward:          cols = im2col(x): [N, C·kh·kw, oh·ow]; Y_n = W · cols_n (batched GEMM,
-//!                     W broadcast with batch stride 0), plus the bias;
-//! - backward, data:   dcols_n = Wᵀ · dY_n (Wᵀ is a stride swap, not a copy); dX = col2im(dcols);
+//! - forward: cols = im2col(x): [N, C·kh·kw, oh·ow]; Y_n = W · cols_n (batched GEMM, W
+//!   broadcast with batch stride 0), plus the bias;
+//! - backward, data: dcols_n = Wᵀ · dY_n (Wᵀ is a stride swap, not a copy); dX = col2im(dcols);
 //! - backward, weight: dW = Σ_n dY_n · cols_nᵀ, as N GEMMs accumulating into dW (β = 1) in a
-//!                     fixed order (deterministic).
+//!   fixed order (deterministic).
 
 use cudarc::driver::DeviceRepr;
 
@@ -55,7 +55,13 @@ fn geometry(op: &'static str, shape: &ConvShape) -> Result<Geometry> {
 
 fn require_one_group(op: &'static str, shape: &ConvShape) -> Result<()> {
     if shape.groups != 1 {
-        return Err(TensorError::invalid(op, format!("groups = {} is not implemented on CUDA (only 1)", shape.groups)));
+        return Err(TensorError::invalid(
+            op,
+            format!(
+                "groups = {} is not implemented on CUDA (only 1)",
+                shape.groups
+            ),
+        ));
     }
     Ok(())
 }
@@ -116,11 +122,24 @@ pub(crate) fn conv2d<E: Float>(
         let cols_view = launch::dense_view(op, &cols)?;
         let mut y_view = out.view_mut(op)?;
         // Y_n: [C_out, oh·ow] = W: [C_out, C·kh·kw] · cols_n: [C·kh·kw, oh·ow], n < N
-        gemm(op, &device, &w_view, &cols_view, &mut y_view, args, shape.batch, GemmPrecision::F32)?;
+        gemm(
+            op,
+            &device,
+            &w_view,
+            &cols_view,
+            &mut y_view,
+            args,
+            shape.batch,
+            GemmPrecision::F32,
+        )?;
         if let Some(bias) = bias {
             let bias = super::elementwise::contiguous(op, bias)?;
             let bias_view = launch::dense_view(op, &bias)?;
-            let (count, channels, plane) = (as_i64(total), as_i32(op, shape.out_channels)?, as_i64(positions));
+            let (count, channels, plane) = (
+                as_i64(total),
+                as_i32(op, shape.out_channels)?,
+                as_i64(positions),
+            );
             // grid: [ceil(N·C_out·oh·ow/256)], block: [256]; y: [N, C_out, oh·ow] (in place)
             launch!(op, device, CONV, "add_channel_bias_f32", launch::linear(total);
                 &mut y_view, &bias_view, &count, &channels, &plane)?;
@@ -164,7 +183,16 @@ pub(crate) fn backward_input<E: Float>(
         let dy_view = launch::dense_view(op, &dy)?;
         let mut dcols_view = dcols.view_mut(op)?;
         // dcols_n: [C·kh·kw, oh·ow] = Wᵀ: [C·kh·kw, C_out] · dY_n: [C_out, oh·ow], n < N
-        gemm(op, &device, &w_view, &dy_view, &mut dcols_view, args, shape.batch, GemmPrecision::F32)?;
+        gemm(
+            op,
+            &device,
+            &w_view,
+            &dy_view,
+            &mut dcols_view,
+            args,
+            shape.batch,
+            GemmPrecision::F32,
+        )?;
     }
     let dcols = dcols.into_tensor(&[shape.batch, rows, positions]);
     let in_shape = shape.input_shape();
@@ -221,7 +249,16 @@ pub(crate) fn backward_weight<E: Float>(
             let a = dy_view.slice(n * shape.out_channels * positions..);
             let b = cols_view.slice(n * rows * positions..);
             // dW: [C_out, C·kh·kw] (+)= dY_n: [C_out, oh·ow] · cols_nᵀ: [oh·ow, C·kh·kw]
-            gemm(op, &device, &a, &b, &mut dw_view, args, 1, GemmPrecision::F32)?;
+            gemm(
+                op,
+                &device,
+                &a,
+                &b,
+                &mut dw_view,
+                args,
+                1,
+                GemmPrecision::F32,
+            )?;
         }
     }
     Ok(dw.into_tensor(&weight_shape))

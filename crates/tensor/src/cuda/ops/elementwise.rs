@@ -62,7 +62,12 @@ fn binary_code(op: &str) -> Option<i32> {
 /// `out = a ∘ b` with broadcasting, for the binary op named `op` (`add`, `sub`, `mul`, `div`,
 /// `maximum`, `minimum`); any other name is `UnsupportedDevice` (a closure cannot run on the
 /// GPU). `shape` is the broadcast shape, checked by the caller.
-pub fn binary<E: Float>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>, shape: &[usize]) -> Result<Tensor<E>> {
+pub fn binary<E: Float>(
+    op: &'static str,
+    a: &Tensor<E>,
+    b: &Tensor<E>,
+    shape: &[usize],
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[a, b])?;
     let code = binary_code(op).ok_or(TensorError::UnsupportedDevice {
         op,
@@ -97,8 +102,8 @@ pub fn binary<E: Float>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>, shape: &
             a_offset: as_i64(a_layout.offset()),
             b_offset: as_i64(b_layout.offset()),
         };
-        for axis in 0..shape.len() {
-            pair.shape[axis] = as_i64(shape[axis]);
+        for (axis, &size) in shape.iter().enumerate() {
+            pair.shape[axis] = as_i64(size);
             pair.a_stride[axis] = as_i64(a_layout.strides()[axis]);
             pair.b_stride[axis] = as_i64(b_layout.strides()[axis]);
         }
@@ -106,7 +111,6 @@ pub fn binary<E: Float>(op: &'static str, a: &Tensor<E>, b: &Tensor<E>, shape: &
         launch!(op, device, ELEMENTWISE, "binary_strided_f32", launch::linear(n);
             &code, &count, &a_view, &b_view, &mut out_view, &pair)?;
     }
-    drop(out_view);
     Ok(out.into_tensor(shape))
 }
 
@@ -126,7 +130,12 @@ pub enum Unary {
 }
 
 /// `out[i] = f(x[i], scalar)` for the map `unary`.
-pub fn unary<E: Float>(op: &'static str, x: &Tensor<E>, unary: Unary, scalar: E) -> Result<Tensor<E>> {
+pub fn unary<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    unary: Unary,
+    scalar: E,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[x])?;
     let x = contiguous(op, x)?;
     let n = x.numel();
@@ -187,6 +196,5 @@ pub fn full<E: Float>(shape: &[usize], value: E, ordinal: usize) -> Result<Tenso
     let mut out_view = out.view_mut(OP)?;
     // grid: [ceil(n/256)], block: [256]; out: shape
     launch!(OP, device, ELEMENTWISE, "fill_f32", launch::linear(n); &count, &value, &mut out_view)?;
-    drop(out_view);
     Ok(out.into_tensor(shape))
 }

@@ -44,6 +44,7 @@ pub(crate) struct GemmArgs {
 unsafe impl DeviceRepr for GemmArgs {}
 
 /// `C_b = α·A_b·B_b + β·C_b` for `batch` products (see `gemm.cu` for the stride convention).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
     op: &'static str,
     device: &CudaDevice,
@@ -61,7 +62,11 @@ pub(crate) fn gemm(
     match precision {
         GemmPrecision::F32 => {
             let config = LaunchConfig {
-                grid_dim: ((args.n as u32).div_ceil(128), (args.m as u32).div_ceil(128), batch),
+                grid_dim: (
+                    (args.n as u32).div_ceil(128),
+                    (args.m as u32).div_ceil(128),
+                    batch,
+                ),
                 block_dim: (256, 1, 1),
                 shared_mem_bytes: 0,
             };
@@ -72,11 +77,18 @@ pub(crate) fn gemm(
             if device.capability().0 < 8 {
                 return Err(TensorError::Cuda {
                     op,
-                    message: format!("TF32 tensor cores need compute capability 8.0, this GPU has {:?}", device.capability()),
+                    message: format!(
+                        "TF32 tensor cores need compute capability 8.0, this GPU has {:?}",
+                        device.capability()
+                    ),
                 });
             }
             let config = LaunchConfig {
-                grid_dim: ((args.n as u32).div_ceil(64), (args.m as u32).div_ceil(64), batch),
+                grid_dim: (
+                    (args.n as u32).div_ceil(64),
+                    (args.m as u32).div_ceil(64),
+                    batch,
+                ),
                 block_dim: (128, 1, 1),
                 shared_mem_bytes: 0,
             };
@@ -110,15 +122,32 @@ fn batch_stride(shape: &[usize], strides: &[usize]) -> Option<usize> {
 }
 
 /// `lhs · rhs` with `torch.matmul` semantics on the GPU.
-pub fn matmul<E: Float>(op: &'static str, lhs: &Tensor<E>, rhs: &Tensor<E>, precision: GemmPrecision) -> Result<Tensor<E>> {
+pub fn matmul<E: Float>(
+    op: &'static str,
+    lhs: &Tensor<E>,
+    rhs: &Tensor<E>,
+    precision: GemmPrecision,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[lhs, rhs])?;
     let (left_vector, right_vector) = (lhs.rank() == 1, rhs.rank() == 1);
-    let a = if left_vector { lhs.unsqueeze(0)? } else { lhs.clone() };
-    let b = if right_vector { rhs.unsqueeze(1)? } else { rhs.clone() };
+    let a = if left_vector {
+        lhs.unsqueeze(0)?
+    } else {
+        lhs.clone()
+    };
+    let b = if right_vector {
+        rhs.unsqueeze(1)?
+    } else {
+        rhs.clone()
+    };
     let (m, k) = (a.shape()[a.rank() - 2], a.shape()[a.rank() - 1]);
     let (k_rhs, n) = (b.shape()[b.rank() - 2], b.shape()[b.rank() - 1]);
     if k != k_rhs {
-        return Err(TensorError::ShapeMismatch { op, lhs: lhs.shape().to_vec(), rhs: rhs.shape().to_vec() });
+        return Err(TensorError::ShapeMismatch {
+            op,
+            lhs: lhs.shape().to_vec(),
+            rhs: rhs.shape().to_vec(),
+        });
     }
     let batch_shape = broadcast_shape(op, &a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])?;
     let full = |rows: usize, cols: usize| {
@@ -163,7 +192,16 @@ pub fn matmul<E: Float>(op: &'static str, lhs: &Tensor<E>, rhs: &Tensor<E>, prec
         let b_view = b_view.slice(b.layout().offset()..);
         let mut c_view = out.view_mut(op)?;
         // C: [batch, m, n] = A: [batch, m, k] · B: [batch, k, n]
-        gemm(op, &device, &a_view, &b_view, &mut c_view, args, batch, precision)?;
+        gemm(
+            op,
+            &device,
+            &a_view,
+            &b_view,
+            &mut c_view,
+            args,
+            batch,
+            precision,
+        )?;
     }
     // (k = 0 needs no special case: the kernels then write α·0 = 0 everywhere.)
     let result = out.into_tensor(&out_shape);

@@ -11,7 +11,13 @@ use crate::{Float, Tensor};
 pub(crate) type Channels = (usize, usize, usize);
 
 /// A per-channel tensor: `given` made dense on the GPU, or `value` everywhere.
-fn per_channel<E: Float>(op: &'static str, given: Option<&Tensor<E>>, channels: usize, value: f64, ordinal: usize) -> Result<Tensor<E>> {
+fn per_channel<E: Float>(
+    op: &'static str,
+    given: Option<&Tensor<E>>,
+    channels: usize,
+    value: f64,
+    ordinal: usize,
+) -> Result<Tensor<E>> {
     match given {
         Some(tensor) => super::elementwise::contiguous(op, tensor),
         None => super::elementwise::full(&[channels], E::from_f64(value), ordinal),
@@ -49,7 +55,12 @@ fn normalize<E: Float>(
             launch::dense_view(op, gamma)?,
             launch::dense_view(op, beta)?,
         ];
-        let (count, channels, plane, relu) = (as_i64(total), as_i32(op, channels)?, as_i64(spatial), i32::from(relu));
+        let (count, channels, plane, relu) = (
+            as_i64(total),
+            as_i32(op, channels)?,
+            as_i64(spatial),
+            i32::from(relu),
+        );
         let mut y_view = y.view_mut(op)?;
         // grid: [ceil(N·C·S/256)], block: [256]; y: [N, C, S]
         launch!(op, device, BATCH_NORM, "bn_forward_f32", launch::linear(total);
@@ -79,15 +90,29 @@ pub(crate) fn train<E: Float>(
     let mut invstd = Output::<E>::new(op, &device, channels)?;
     {
         let x_view = launch::dense_view(op, &x)?;
-        let (n, c, plane, eps) = (as_i32(op, batch)?, as_i32(op, channels)?, as_i64(spatial), eps as f32);
+        let (n, c, plane, eps) = (
+            as_i32(op, batch)?,
+            as_i32(op, channels)?,
+            as_i64(spatial),
+            eps as f32,
+        );
         let (mut m, mut v, mut s) = (mean.view_mut(op)?, var.view_mut(op)?, invstd.view_mut(op)?);
         // grid: [C], block: [256]; mean, var, invstd: [C]
         launch!(op, device, BATCH_NORM, "bn_statistics_f32", launch::per_block(channels);
             &x_view, &mut m, &mut v, &mut s, &n, &c, &plane, &eps)?;
     }
-    let (mean, variance, inverse_std) = (mean.into_tensor(&[channels]), var.into_tensor(&[channels]), invstd.into_tensor(&[channels]));
+    let (mean, variance, inverse_std) = (
+        mean.into_tensor(&[channels]),
+        var.into_tensor(&[channels]),
+        invstd.into_tensor(&[channels]),
+    );
     let output = normalize(op, &x, &mean, &inverse_std, &gamma, &beta, layout, relu)?;
-    Ok(BatchNormTrain { output, mean, variance, inverse_std })
+    Ok(BatchNormTrain {
+        output,
+        mean,
+        variance,
+        inverse_std,
+    })
 }
 
 /// Evaluation-mode batch norm with running statistics.
@@ -112,7 +137,12 @@ pub(crate) fn eval<E: Float>(
 }
 
 /// `1/√(var + ε)` per channel.
-fn inverse_std<E: Float>(op: &'static str, var: &Tensor<E>, eps: f64, channels: usize) -> Result<Tensor<E>> {
+fn inverse_std<E: Float>(
+    op: &'static str,
+    var: &Tensor<E>,
+    eps: f64,
+    channels: usize,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[var])?;
     let var = super::elementwise::contiguous(op, var)?;
     let mut invstd = Output::<E>::new(op, &device, channels)?;
@@ -147,8 +177,16 @@ pub(crate) fn train_backward<E: Float>(
     let mut dgamma = Output::<E>::new(op, &device, channels)?;
     let mut dbeta = Output::<E>::new(op, &device, channels)?;
     let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
-    let (mean_view, invstd_view) = (launch::dense_view(op, &mean)?, launch::dense_view(op, &invstd)?);
-    let (n, c, plane, relu) = (as_i32(op, batch)?, as_i32(op, channels)?, as_i64(spatial), 0i32);
+    let (mean_view, invstd_view) = (
+        launch::dense_view(op, &mean)?,
+        launch::dense_view(op, &invstd)?,
+    );
+    let (n, c, plane, relu) = (
+        as_i32(op, batch)?,
+        as_i32(op, channels)?,
+        as_i64(spatial),
+        0i32,
+    );
     {
         let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
         // `y` is only read when `relu` = 1; x stands in for it here.
@@ -156,12 +194,18 @@ pub(crate) fn train_backward<E: Float>(
         launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
             &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
     }
-    let (grad_weight, grad_bias) = (dgamma.into_tensor(&[channels]), dbeta.into_tensor(&[channels]));
+    let (grad_weight, grad_bias) = (
+        dgamma.into_tensor(&[channels]),
+        dbeta.into_tensor(&[channels]),
+    );
     let total = x.numel();
     let mut dx = Output::<E>::new(op, &device, total)?;
     if total > 0 {
         let gamma_view = launch::dense_view(op, &gamma)?;
-        let (dg_view, db_view) = (launch::dense_view(op, &grad_weight)?, launch::dense_view(op, &grad_bias)?);
+        let (dg_view, db_view) = (
+            launch::dense_view(op, &grad_weight)?,
+            launch::dense_view(op, &grad_bias)?,
+        );
         let (count, m) = (as_i64(total), (batch * spatial) as f32);
         let mut dx_view = dx.view_mut(op)?;
         // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
@@ -169,5 +213,9 @@ pub(crate) fn train_backward<E: Float>(
             &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &gamma_view, &dg_view, &db_view,
             &mut dx_view, &count, &c, &plane, &m, &relu)?;
     }
-    Ok(BatchNormGrads { grad_input: dx.into_tensor(x.shape()), grad_weight, grad_bias })
+    Ok(BatchNormGrads {
+        grad_input: dx.into_tensor(x.shape()),
+        grad_weight,
+        grad_bias,
+    })
 }

@@ -27,10 +27,19 @@ unsafe impl DeviceRepr for ReduceView {}
 
 /// `out = scale · Σ x` over the axes marked in `reduced`; `out_shape` is the caller's output
 /// shape (with or without kept unit axes: the element order is the same).
-pub fn sum<E: Float>(op: &'static str, x: &Tensor<E>, reduced: &[bool], out_shape: &[usize], scale: f64) -> Result<Tensor<E>> {
+pub fn sum<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    reduced: &[bool],
+    out_shape: &[usize],
+    scale: f64,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[x])?;
     if x.rank() > MAX_RANK {
-        return Err(TensorError::invalid(op, format!("rank {} is above the CUDA limit of {MAX_RANK}", x.rank())));
+        return Err(TensorError::invalid(
+            op,
+            format!("rank {} is above the CUDA limit of {MAX_RANK}", x.rank()),
+        ));
     }
     let layout = x.layout();
     let mut view = ReduceView {
@@ -43,9 +52,9 @@ pub fn sum<E: Float>(op: &'static str, x: &Tensor<E>, reduced: &[bool], out_shap
         offset: as_i64(layout.offset()),
         reduced_count: 1,
     };
-    for axis in 0..x.rank() {
+    for (axis, &is_reduced) in reduced.iter().enumerate().take(x.rank()) {
         let (size, stride) = (as_i64(layout.shape()[axis]), as_i64(layout.strides()[axis]));
-        if reduced[axis] {
+        if is_reduced {
             let r = view.reduced_rank as usize;
             view.reduced_shape[r] = size;
             view.reduced_stride[r] = stride;

@@ -8,7 +8,11 @@ use crate::ops::softmax::Reduction;
 use crate::{Float, Tensor};
 
 /// `x` with `axis` moved last, dense, and the permutation that undoes it.
-fn axis_last<E: Float>(op: &'static str, x: &Tensor<E>, axis: usize) -> Result<(Tensor<E>, Vec<usize>)> {
+fn axis_last<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    axis: usize,
+) -> Result<(Tensor<E>, Vec<usize>)> {
     let rank = x.rank();
     let mut order: Vec<usize> = (0..rank).filter(|&a| a != axis).collect();
     order.push(axis);
@@ -21,14 +25,19 @@ fn axis_last<E: Float>(op: &'static str, x: &Tensor<E>, axis: usize) -> Result<(
 }
 
 /// Softmax (or log-softmax when `log`) along `axis`.
-pub(crate) fn forward<E: Float>(op: &'static str, x: &Tensor<E>, axis: usize, log: bool) -> Result<Tensor<E>> {
+pub(crate) fn forward<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    axis: usize,
+    log: bool,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[x])?;
     if x.rank() == 0 {
         return Err(TensorError::invalid(op, "a rank-0 tensor has no axis"));
     }
     let (moved, inverse) = axis_last(op, x, axis)?;
     let cols = moved.shape()[moved.rank() - 1];
-    let rows = if cols == 0 { 0 } else { moved.numel() / cols };
+    let rows = moved.numel().checked_div(cols).unwrap_or(0);
     let mut y = Output::<E>::new(op, &device, moved.numel())?;
     if rows > 0 {
         let x_view = launch::dense_view(op, &moved)?;
@@ -42,15 +51,24 @@ pub(crate) fn forward<E: Float>(op: &'static str, x: &Tensor<E>, axis: usize, lo
 }
 
 /// Backward of softmax (or log-softmax when `log`) from its output along `axis`.
-pub(crate) fn backward<E: Float>(op: &'static str, y: &Tensor<E>, dy: &Tensor<E>, axis: usize, log: bool) -> Result<Tensor<E>> {
+pub(crate) fn backward<E: Float>(
+    op: &'static str,
+    y: &Tensor<E>,
+    dy: &Tensor<E>,
+    axis: usize,
+    log: bool,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[y, dy])?;
     let (y_moved, inverse) = axis_last(op, y, axis)?;
     let (dy_moved, _) = axis_last(op, dy, axis)?;
     let cols = y_moved.shape()[y_moved.rank() - 1];
-    let rows = if cols == 0 { 0 } else { y_moved.numel() / cols };
+    let rows = y_moved.numel().checked_div(cols).unwrap_or(0);
     let mut dx = Output::<E>::new(op, &device, y_moved.numel())?;
     if rows > 0 {
-        let (y_view, dy_view) = (launch::dense_view(op, &y_moved)?, launch::dense_view(op, &dy_moved)?);
+        let (y_view, dy_view) = (
+            launch::dense_view(op, &y_moved)?,
+            launch::dense_view(op, &dy_moved)?,
+        );
         let (cols, log) = (as_i64(cols), i32::from(log));
         let mut dx_view = dx.view_mut(op)?;
         // grid: [rows], block: [256]; dx: [rows, cols]
@@ -63,12 +81,21 @@ pub(crate) fn backward<E: Float>(op: &'static str, y: &Tensor<E>, dy: &Tensor<E>
 fn labels(op: &'static str, targets: &[usize]) -> Result<Vec<i32>> {
     targets
         .iter()
-        .map(|&t| i32::try_from(t).map_err(|_| TensorError::invalid(op, format!("target {t} does not fit the CUDA kernel"))))
+        .map(|&t| {
+            i32::try_from(t).map_err(|_| {
+                TensorError::invalid(op, format!("target {t} does not fit the CUDA kernel"))
+            })
+        })
         .collect()
 }
 
 /// Cross-entropy of `[N, C]` logits against `targets` (checked by the entry point), reduced.
-pub(crate) fn cross_entropy<E: Float>(op: &'static str, logits: &Tensor<E>, targets: &[usize], reduction: Reduction) -> Result<Tensor<E>> {
+pub(crate) fn cross_entropy<E: Float>(
+    op: &'static str,
+    logits: &Tensor<E>,
+    targets: &[usize],
+    reduction: Reduction,
+) -> Result<Tensor<E>> {
     let device = common_device(op, &[logits])?;
     let x = super::elementwise::contiguous(op, logits)?;
     let (rows, cols) = (x.shape()[0], x.shape()[1]);

@@ -56,7 +56,9 @@ pub fn batch_norm_train<E: Float>(
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
         let channels = (layout.batch, layout.channels, layout.spatial);
-        return crate::cuda::ops::normalization::train(OP, input, weight, bias, eps, channels, false);
+        return crate::cuda::ops::normalization::train(
+            OP, input, weight, bias, eps, channels, false,
+        );
     }
     let gamma = channel_values(OP, "weight", weight, layout.channels, 1.0)?;
     let beta = channel_values(OP, "bias", bias, layout.channels, 0.0)?;
