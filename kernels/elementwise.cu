@@ -1,7 +1,7 @@
 // elementwise.cu — elementwise maps with NumPy broadcasting, on f32.
 //
 // What: out[i] = op(a[ia(i)], b[ib(i)]) for the binary ops (add, sub, mul, div, maximum,
-//   minimum), out[i] = op(x[i], scalar) for the unary ops, ReLU's backward, the fused residual
+//   minimum, pow, and the 1/0 masks gt, ge, lt, le, eq), out[i] = op(x[i], scalar) for the unary ops, ReLU's backward, the fused residual
 //   add + ReLU, a strided gather (makes any view dense) and a fill (used to poison outputs in
 //   tests).
 // Launch: 1-D grid-stride loops; grid: [min(ceil(n/256), 65535·8)], block: [256].
@@ -31,7 +31,10 @@ struct Strided {
     long long offset;
 };
 
-enum BinaryOp { OP_ADD = 0, OP_SUB = 1, OP_MUL = 2, OP_DIV = 3, OP_MAX = 4, OP_MIN = 5 };
+enum BinaryOp {
+    OP_ADD = 0, OP_SUB = 1, OP_MUL = 2, OP_DIV = 3, OP_MAX = 4, OP_MIN = 5, OP_POW = 6,
+    OP_GT = 7, OP_GE = 8, OP_LT = 9, OP_LE = 10, OP_EQ = 11
+};
 
 __device__ __forceinline__ float apply_binary(int op, float a, float b) {
     switch (op) {
@@ -41,7 +44,14 @@ __device__ __forceinline__ float apply_binary(int op, float a, float b) {
         case OP_DIV: return a / b;
         // NaN propagates (matches the CPU kernels' `if a > b || a.is_nan()` convention).
         case OP_MAX: return (a > b || a != a) ? a : b;
-        default: return (a < b || a != a) ? a : b;
+        case OP_MIN: return (a < b || a != a) ? a : b;
+        case OP_POW: return powf(a, b);
+        // Comparisons give a 1/0 mask; any comparison with NaN is false.
+        case OP_GT: return a > b ? 1.0f : 0.0f;
+        case OP_GE: return a >= b ? 1.0f : 0.0f;
+        case OP_LT: return a < b ? 1.0f : 0.0f;
+        case OP_LE: return a <= b ? 1.0f : 0.0f;
+        default: return a == b ? 1.0f : 0.0f;
     }
 }
 
@@ -62,15 +72,20 @@ extern "C" __global__ void binary_strided_f32(int op, long long n, const float* 
     }
 }
 
-// Dense operands of one shape. Vector path: n4 = n/4 float4 loads per operand (caller checks
-// 16-byte alignment of all three pointers), then the tail scalar.
+// Dense operands of one shape. Vector path: n4 = n/4 float4 loads per operand when all three
+// pointers are 16-byte aligned, then the tail scalar.
 // grid: [ceil(n/1024)], block: [256]; out: [n]
 extern "C" __global__ void binary_dense_f32(int op, long long n, const float* a, const float* b,
                                             float* out, int vectorised) {
     long long stride = (long long)gridDim.x * blockDim.x;
     long long first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     long long done = 0;
-    if (vectorised) {
+    // The caller allows float4 only for offsets that are multiples of 4; the pointers' 16-byte
+    // alignment is checked here too (the allocator's alignment is not assumed).
+    unsigned long long misaligned = (reinterpret_cast<unsigned long long>(a) |
+                                     reinterpret_cast<unsigned long long>(b) |
+                                     reinterpret_cast<unsigned long long>(out)) & 15ull;
+    if (vectorised && misaligned == 0) {
         long long n4 = n / 4;
         const float4* a4 = reinterpret_cast<const float4*>(a);
         const float4* b4 = reinterpret_cast<const float4*>(b);

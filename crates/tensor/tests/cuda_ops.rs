@@ -122,6 +122,22 @@ fn binary_ops_broadcast_and_views() {
             ("div", a.div(&b), ga.div(&gb)),
             ("maximum", a.maximum(&b), ga.maximum(&gb)),
             ("minimum", a.minimum(&b), ga.minimum(&gb)),
+            ("pow", b.pow(&a), gb.pow(&ga)),
+            ("gt", a.gt(&b), ga.gt(&gb)),
+            ("ge", a.ge(&b), ga.ge(&gb)),
+            ("lt", a.lt(&b), ga.lt(&gb)),
+            ("le", a.le(&b), ga.le(&gb)),
+            ("eq", a.eq(&a), ga.eq(&ga)),
+            (
+                "mul by a CPU scalar",
+                a.mul(&Tensor::scalar(3.0)),
+                ga.mul(&Tensor::scalar(3.0)),
+            ),
+            (
+                "gt a CPU scalar",
+                Tensor::scalar(0.0).gt(&a),
+                Tensor::scalar(0.0).gt(&ga),
+            ),
         ] {
             poison();
             assert_close(

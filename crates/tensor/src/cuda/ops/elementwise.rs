@@ -55,13 +55,54 @@ fn binary_code(op: &str) -> Option<i32> {
         "div" => 3,
         "maximum" => 4,
         "minimum" => 5,
+        "pow" => 6,
+        "gt" => 7,
+        "ge" => 8,
+        "lt" => 9,
+        "le" => 10,
+        "eq" => 11,
         _ => return None,
     })
 }
 
 /// `out = a ∘ b` with broadcasting, for the binary op named `op` (`add`, `sub`, `mul`, `div`,
-/// `maximum`, `minimum`); any other name is `UnsupportedDevice` (a closure cannot run on the
+/// `maximum`, `minimum`, `pow`, and the masks `gt`, `ge`, `lt`, `le`, `eq`); any other name is `UnsupportedDevice` (a closure cannot run on the
 /// GPU). `shape` is the broadcast shape, checked by the caller.
+/// As PyTorch does, a rank-0 CPU operand (a scalar such as `Tensor::scalar(0.0)`) may meet a
+/// GPU operand: it is copied to the GPU. Any other device mix is `DeviceMismatch`.
+pub fn binary_mixed<E: Float>(
+    op: &'static str,
+    a: &Tensor<E>,
+    b: &Tensor<E>,
+) -> Option<Result<Tensor<E>>> {
+    let (a_gpu, b_gpu) = (launch::is_cuda(a), launch::is_cuda(b));
+    if !a_gpu && !b_gpu {
+        return None;
+    }
+    let lift = |scalar: &Tensor<E>, to: crate::Device| {
+        if scalar.rank() == 0 && scalar.device() == crate::Device::Cpu {
+            scalar.to_device(to)
+        } else {
+            Ok(scalar.clone())
+        }
+    };
+    Some((|| {
+        let a = if a_gpu {
+            a.clone()
+        } else {
+            lift(a, b.device())?
+        };
+        let b = if b_gpu {
+            b.clone()
+        } else {
+            lift(b, a.device())?
+        };
+        let shape = crate::layout::broadcast_shape(op, a.shape(), b.shape())?;
+        binary(op, &a, &b, &shape)
+    })())
+}
+
+/// The GPU arm of the binary ops (operands on one GPU, `shape` their broadcast shape).
 pub fn binary<E: Float>(
     op: &'static str,
     a: &Tensor<E>,
@@ -90,7 +131,7 @@ pub fn binary<E: Float>(
         // float4 loads need 16-byte alignment of every operand; allocations are 256-byte
         // aligned, so offsets that are multiples of 4 elements keep it.
         let vectorised = i32::from(a_layout.offset() % 4 == 0 && b_layout.offset() % 4 == 0);
-        // grid: [ceil(n/256)], block: [256]; out: shape (dense)
+        // grid: [ceil(n/1024)], block: [256] (4 elements per thread); out: shape (dense)
         launch!(op, device, ELEMENTWISE, "binary_dense_f32", launch::linear(n.div_ceil(4));
             &code, &count, &a_dense, &b_dense, &mut out_view, &vectorised)?;
     } else {

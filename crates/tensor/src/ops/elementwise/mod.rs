@@ -125,13 +125,13 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
     b: &Tensor<E>,
     f: F,
 ) -> Result<Tensor<E>> {
+    #[cfg(feature = "cuda")]
+    if let Some(result) = crate::cuda::ops::elementwise::binary_mixed(op, a, b) {
+        return result;
+    }
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
     allocatable_numel::<E>(op, &shape)?;
-    #[cfg(feature = "cuda")]
-    if crate::cuda::launch::is_cuda(a) {
-        return crate::cuda::ops::elementwise::binary(op, a, b, &shape);
-    }
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
     if crate::layout::numel(&shape) == 0 {
