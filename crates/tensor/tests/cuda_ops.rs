@@ -519,3 +519,83 @@ fn cpu_only_ops_refuse_gpu_tensors_with_a_typed_error() {
         "f64 kernels do not exist on the GPU"
     );
 }
+
+#[test]
+fn fused_add_relu_and_relu_backward() {
+    use unravel_tensor::cuda::ops::elementwise::{add_relu, relu_backward};
+    let Some(device) = gpu("fused_add_relu_and_relu_backward") else {
+        return;
+    };
+    let mut rng = Rng::seed_from(11);
+    let (a, b) = (
+        random(&[3, 5, 129], &mut rng),
+        random(&[3, 5, 129], &mut rng),
+    );
+    poison();
+    assert_close(
+        "add_relu",
+        &add_relu(&on(device, &a), &on(device, &b)).unwrap(),
+        &a.add(&b).unwrap().relu().unwrap(),
+        0.0,
+    );
+    let mask = a.gt(&Tensor::scalar(0.0)).unwrap();
+    poison();
+    assert_close(
+        "relu_backward",
+        &relu_backward(&on(device, &a), &on(device, &b)).unwrap(),
+        &b.mul(&mask).unwrap(),
+        0.0,
+    );
+}
+
+#[test]
+fn sgd_momentum_matches_the_formula() {
+    use unravel_tensor::cuda::ops::sgd::{sgd_momentum_step, SgdParams};
+    let Some(device) = gpu("sgd_momentum_matches_the_formula") else {
+        return;
+    };
+    let mut rng = Rng::seed_from(12);
+    let (p, g, v) = (
+        random(&[1001], &mut rng),
+        random(&[1001], &mut rng),
+        random(&[1001], &mut rng),
+    );
+    for nesterov in [false, true] {
+        let params = SgdParams {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 5e-4,
+            nesterov,
+        };
+        // The rule written plainly on the CPU.
+        let step = |first: bool| {
+            let gw = g.add(&p.mul_scalar(5e-4).unwrap()).unwrap();
+            let v2 = if first {
+                gw.clone()
+            } else {
+                v.mul_scalar(0.9).unwrap().add(&gw).unwrap()
+            };
+            let update = if nesterov {
+                gw.add(&v2.mul_scalar(0.9).unwrap()).unwrap()
+            } else {
+                v2.clone()
+            };
+            (p.sub(&update.mul_scalar(0.1).unwrap()).unwrap(), v2)
+        };
+        for first in [true, false] {
+            let (cpu_p, cpu_v) = step(first);
+            let gv = on(device, &v);
+            poison();
+            let (gpu_p, gpu_v) = sgd_momentum_step(
+                &on(device, &p),
+                &on(device, &g),
+                if first { None } else { Some(&gv) },
+                &params,
+            )
+            .unwrap();
+            assert_close("sgd param", &gpu_p, &cpu_p, F32);
+            assert_close("sgd velocity", &gpu_v, &cpu_v, F32);
+        }
+    }
+}

@@ -239,3 +239,55 @@ pub fn full<E: Float>(shape: &[usize], value: E, ordinal: usize) -> Result<Tenso
     launch!(OP, device, ELEMENTWISE, "fill_f32", launch::linear(n); &count, &value, &mut out_view)?;
     Ok(out.into_tensor(shape))
 }
+
+/// The residual join in one pass: `out = max(a + b, 0)` for two GPU tensors of one shape
+/// (`add_relu_f32`; saves writing and re-reading the sum).
+pub fn add_relu<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Result<Tensor<E>> {
+    const OP: &str = "add_relu";
+    let device = common_device(OP, &[a, b])?;
+    if a.shape() != b.shape() {
+        return Err(TensorError::ShapeMismatch {
+            op: OP,
+            lhs: a.shape().to_vec(),
+            rhs: b.shape().to_vec(),
+        });
+    }
+    let (a, b) = (contiguous(OP, a)?, contiguous(OP, b)?);
+    let n = a.numel();
+    let mut out = Output::<E>::new(OP, &device, n)?;
+    if n > 0 {
+        let (a_view, b_view) = (launch::dense_view(OP, &a)?, launch::dense_view(OP, &b)?);
+        let count = as_i64(n);
+        let mut out_view = out.view_mut(OP)?;
+        // grid: [ceil(n/256)], block: [256]; out: a.shape
+        launch!(OP, device, ELEMENTWISE, "add_relu_f32", launch::linear(n);
+            &count, &a_view, &b_view, &mut out_view)?;
+    }
+    Ok(out.into_tensor(a.shape()))
+}
+
+/// ReLU's backward in one pass: `dx = x > 0 ? dy : 0` for GPU tensors of one shape
+/// (`relu_backward_f32`).
+pub fn relu_backward<E: Float>(x: &Tensor<E>, dy: &Tensor<E>) -> Result<Tensor<E>> {
+    const OP: &str = "relu_backward";
+    let device = common_device(OP, &[x, dy])?;
+    if x.shape() != dy.shape() {
+        return Err(TensorError::ShapeMismatch {
+            op: OP,
+            lhs: x.shape().to_vec(),
+            rhs: dy.shape().to_vec(),
+        });
+    }
+    let (x, dy) = (contiguous(OP, x)?, contiguous(OP, dy)?);
+    let n = x.numel();
+    let mut out = Output::<E>::new(OP, &device, n)?;
+    if n > 0 {
+        let (x_view, dy_view) = (launch::dense_view(OP, &x)?, launch::dense_view(OP, &dy)?);
+        let count = as_i64(n);
+        let mut out_view = out.view_mut(OP)?;
+        // grid: [ceil(n/256)], block: [256]; dx: x.shape
+        launch!(OP, device, ELEMENTWISE, "relu_backward_f32", launch::linear(n);
+            &count, &x_view, &dy_view, &mut out_view)?;
+    }
+    Ok(out.into_tensor(x.shape()))
+}

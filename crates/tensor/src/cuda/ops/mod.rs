@@ -8,6 +8,7 @@ pub mod matmul;
 pub mod normalization;
 pub mod pool;
 pub mod reduce;
+pub mod sgd;
 pub mod softmax;
 
 pub use matmul::GemmPrecision;
