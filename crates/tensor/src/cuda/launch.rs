@@ -56,10 +56,6 @@ pub fn common_device<E: Float>(
 ) -> Result<Arc<CudaDevice>> {
     super::require_f32::<E>(op)?;
     let first = tensors[0];
-    let storage = cuda_storage(first).ok_or(TensorError::UnsupportedDevice {
-        op,
-        device: first.device(),
-    })?;
     for other in &tensors[1..] {
         if other.device() != first.device() {
             return Err(TensorError::DeviceMismatch {
@@ -69,6 +65,10 @@ pub fn common_device<E: Float>(
             });
         }
     }
+    let storage = cuda_storage(first).ok_or(TensorError::UnsupportedDevice {
+        op,
+        device: first.device(),
+    })?;
     Ok(Arc::clone(storage.device()))
 }
 
