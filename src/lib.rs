@@ -4,5 +4,6 @@
 //! residual networks (He et al. 2015; Veit et al. 2016). This facade re-exports the workspace's
 //! crates; the `unravel` binary is the command-line program.
 
+pub use unravel_autograd as autograd;
 pub use unravel_tensor as tensor;
 pub use unravel_tensor::{Device, Float, Rng, Tensor, TensorError};

@@ -1,1 +1,425 @@
-//! (to be written)
+//! Elementwise ops with NumPy broadcasting: `out[i] = f(a[i], b[i])`.
+//!
+//! Broadcasting (NumPy rules): shapes are aligned from the right; each pair of sizes must be
+//! equal or one of them 1, and a size-1 axis is repeated. Broadcast operands are never
+//! materialised: [`strided::Plan`] walks each operand with stride 0 on repeated axes, and the
+//! inner rows run through the run-time dispatched SIMD loops of [`simd`].
+//!
+//! Comparisons return a *mask* of the same element type: `1` where the relation holds, `0`
+//! elsewhere (a comparison involving NaN is false, so it gives `0`).
+
+pub mod reference;
+pub mod simd;
+pub mod strided;
+
+use crate::error::{Result, TensorError};
+use crate::layout::broadcast_shape;
+use crate::{Float, Tensor};
+use strided::Plan;
+
+/// Fails unless both tensors live on the same device.
+pub(crate) fn check_same_device<E: Float>(
+    op: &'static str,
+    lhs: &Tensor<E>,
+    rhs: &Tensor<E>,
+) -> Result<()> {
+    if lhs.device() != rhs.device() {
+        return Err(TensorError::DeviceMismatch {
+            op,
+            lhs: lhs.device(),
+            rhs: rhs.device(),
+        });
+    }
+    Ok(())
+}
+
+/// `out[i] = f(x[i])` on the CPU: the shared engine of every unary op.
+pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
+    op: &'static str,
+    x: &Tensor<E>,
+    f: F,
+) -> Result<Tensor<E>> {
+    let (data, layout) = x.cpu_storage(op)?;
+    let mut out = vec![E::ZERO; x.numel()];
+    if !out.is_empty() {
+        let plan = Plan::new([layout]);
+        plan.fill(&mut out, |[start], [stride], row| match stride {
+            1 => simd::unary(&data[start..start + row.len()], row, &f),
+            0 => row.fill(f(data[start])),
+            _ => {
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = f(data[start + i * stride]);
+                }
+            }
+        });
+    }
+    Ok(Tensor::from_contiguous(out, x.shape()))
+}
+
+/// `out[i] = f(a[i], b[i])` with broadcasting on the CPU: the engine of every binary op.
+pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
+    op: &'static str,
+    a: &Tensor<E>,
+    b: &Tensor<E>,
+    f: F,
+) -> Result<Tensor<E>> {
+    check_same_device(op, a, b)?;
+    let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    let (a_data, a_layout) = a.cpu_storage(op)?;
+    let (b_data, b_layout) = b.cpu_storage(op)?;
+    let mut out = vec![E::ZERO; crate::layout::numel(&shape)];
+    if !out.is_empty() {
+        let a_layout = a_layout.broadcast_to(&shape)?;
+        let b_layout = b_layout.broadcast_to(&shape)?;
+        let plan = Plan::new([&a_layout, &b_layout]);
+        plan.fill(&mut out, |[a_start, b_start], strides, row| {
+            let n = row.len();
+            match strides {
+                [1, 1] => simd::binary(
+                    &a_data[a_start..a_start + n],
+                    &b_data[b_start..b_start + n],
+                    row,
+                    &f,
+                ),
+                [1, 0] => {
+                    simd::vector_scalar(&a_data[a_start..a_start + n], b_data[b_start], row, &f)
+                }
+                [0, 1] => {
+                    simd::scalar_vector(a_data[a_start], &b_data[b_start..b_start + n], row, &f)
+                }
+                [a_stride, b_stride] => {
+                    for (i, o) in row.iter_mut().enumerate() {
+                        *o = f(
+                            a_data[a_start + i * a_stride],
+                            b_data[b_start + i * b_stride],
+                        );
+                    }
+                }
+            }
+        });
+    }
+    Ok(Tensor::from_contiguous(out, &shape))
+}
+
+macro_rules! binary_ops {
+    ($( $(#[$doc:meta])* $name:ident => |$a:ident, $b:ident| $body:expr; )*) => {
+        impl<E: Float> Tensor<E> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, other: &Tensor<E>) -> Result<Tensor<E>> {
+                    binary_map(stringify!($name), self, other, |$a: E, $b: E| $body)
+                }
+            )*
+        }
+    };
+}
+
+binary_ops! {
+    /// `out = a + b`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let row = Tensor::<f32>::from_vec(vec![10.0, 20.0], &[2])?;
+    /// assert_eq!(x.add(&row)?.to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    add => |a, b| a + b;
+    /// `out = a − b`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![5.0, 7.0], &[2, 1])?;
+    /// let y = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2])?;
+    /// assert_eq!(x.sub(&y)?.to_vec(), vec![4.0, 3.0, 6.0, 5.0]); // [2, 2]
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    sub => |a, b| a - b;
+    /// `out = a · b`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0], &[3])?;
+    /// assert_eq!(x.mul(&Tensor::scalar(2.0))?.to_vec(), vec![2.0, 4.0, 6.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    mul => |a, b| a * b;
+    /// `out = a / b`, broadcasting (IEEE division: x/0 is ±∞ or NaN).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 3.0], &[2])?;
+    /// assert_eq!(x.div(&Tensor::scalar(2.0))?.to_vec(), vec![0.5, 1.5]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    div => |a, b| a / b;
+    /// `out = max(a, b)`, broadcasting; NaN if either is NaN.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 3.0], &[2])?;
+    /// assert_eq!(x.maximum(&Tensor::scalar(0.0))?.to_vec(), vec![0.0, 3.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    maximum => |a, b| Float::max(a, b);
+    /// `out = min(a, b)`, broadcasting; NaN if either is NaN.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 3.0], &[2])?;
+    /// assert_eq!(x.minimum(&Tensor::scalar(0.0))?.to_vec(), vec![-1.0, 0.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    minimum => |a, b| Float::min(a, b);
+    /// `out = a^b`, broadcasting (`powf` semantics).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2])?;
+    /// let e = Tensor::<f64>::from_vec(vec![3.0, 2.0], &[2])?;
+    /// assert_eq!(x.pow(&e)?.to_vec(), vec![8.0, 9.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pow => |a, b| a.powf(b);
+    /// Mask `out = (a > b) ? 1 : 0`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 0.0, 2.0], &[3])?;
+    /// assert_eq!(x.gt(&Tensor::scalar(0.0))?.to_vec(), vec![0.0, 0.0, 1.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    gt => |a, b| if a > b { E::ONE } else { E::ZERO };
+    /// Mask `out = (a ≥ b) ? 1 : 0`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 0.0, 2.0], &[3])?;
+    /// assert_eq!(x.ge(&Tensor::scalar(0.0))?.to_vec(), vec![0.0, 1.0, 1.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    ge => |a, b| if a >= b { E::ONE } else { E::ZERO };
+    /// Mask `out = (a < b) ? 1 : 0`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 0.0, 2.0], &[3])?;
+    /// assert_eq!(x.lt(&Tensor::scalar(0.0))?.to_vec(), vec![1.0, 0.0, 0.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    lt => |a, b| if a < b { E::ONE } else { E::ZERO };
+    /// Mask `out = (a ≤ b) ? 1 : 0`, broadcasting.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 0.0, 2.0], &[3])?;
+    /// assert_eq!(x.le(&Tensor::scalar(0.0))?.to_vec(), vec![1.0, 1.0, 0.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    le => |a, b| if a <= b { E::ONE } else { E::ZERO };
+    /// Mask `out = (a = b) ? 1 : 0`, broadcasting (exact equality; NaN equals nothing).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 0.0, 2.0], &[3])?;
+    /// assert_eq!(x.eq(&Tensor::scalar(0.0))?.to_vec(), vec![0.0, 1.0, 0.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    eq => |a, b| if a == b { E::ONE } else { E::ZERO };
+}
+
+impl<E: Float> Tensor<E> {
+    /// `out = f(x)` elementwise with any closure: the generic unary engine (vectorised when the
+    /// closure is simple arithmetic).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2])?;
+    /// assert_eq!(x.map(|v| 3.0 * v + 1.0)?.to_vec(), vec![4.0, 7.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn map<F: Fn(E) -> E + Sync>(&self, f: F) -> Result<Tensor<E>> {
+        unary_map("map", self, f)
+    }
+
+    /// `out = f(a, b)` elementwise with broadcasting and any closure: the generic binary engine.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let a = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2])?;
+    /// let b = Tensor::<f32>::from_vec(vec![3.0, 4.0], &[2])?;
+    /// assert_eq!(a.zip_map(&b, |x, y| x * y + 1.0)?.to_vec(), vec![4.0, 9.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn zip_map<F: Fn(E, E) -> E + Sync>(&self, other: &Tensor<E>, f: F) -> Result<Tensor<E>> {
+        binary_map("zip_map", self, other, f)
+    }
+
+    /// `out = x + s`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2])?;
+    /// assert_eq!(x.add_scalar(0.5)?.to_vec(), vec![1.5, 2.5]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn add_scalar(&self, scalar: E) -> Result<Tensor<E>> {
+        unary_map("add_scalar", self, move |x| x + scalar)
+    }
+
+    /// `out = x · s`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2])?;
+    /// assert_eq!(x.mul_scalar(-2.0)?.to_vec(), vec![-2.0, -4.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn mul_scalar(&self, scalar: E) -> Result<Tensor<E>> {
+        unary_map("mul_scalar", self, move |x| x * scalar)
+    }
+
+    /// `out = x^p` (`powf` semantics; `p = 2` is computed exactly as `x·x`, `p = 1` as `x`).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![2.0, 9.0], &[2])?;
+    /// assert_eq!(x.powf(2.0)?.to_vec(), vec![4.0, 81.0]);
+    /// assert_eq!(x.powf(0.5)?.get(&[1])?, 3.0);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn powf(&self, exponent: E) -> Result<Tensor<E>> {
+        const OP: &str = "powf";
+        if exponent == E::ONE {
+            unary_map(OP, self, |x| x)
+        } else if exponent == E::ONE + E::ONE {
+            // x² is correctly rounded either way; the product vectorises.
+            unary_map(OP, self, |x| x * x)
+        } else {
+            unary_map(OP, self, move |x| x.powf(exponent))
+        }
+    }
+
+    /// `out = −x`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, -2.0], &[2])?;
+    /// assert_eq!(x.neg()?.to_vec(), vec![-1.0, 2.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn neg(&self) -> Result<Tensor<E>> {
+        unary_map("neg", self, |x| -x)
+    }
+
+    /// `out = max(x, 0)`; NaN stays NaN.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 2.0], &[2])?;
+    /// assert_eq!(x.relu()?.to_vec(), vec![0.0, 2.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn relu(&self) -> Result<Tensor<E>> {
+        // `x < 0 ? 0 : x` keeps NaN (the comparison is false) and vectorises to compare+blend.
+        unary_map("relu", self, |x| if x < E::ZERO { E::ZERO } else { x })
+    }
+
+    /// `out = eˣ`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![0.0, 1.0], &[2])?;
+    /// assert_eq!(x.exp()?.to_vec(), vec![1.0, std::f64::consts::E]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn exp(&self) -> Result<Tensor<E>> {
+        unary_map("exp", self, |x| x.exp())
+    }
+
+    /// `out = ln x` (−∞ at 0, NaN below 0).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![1.0, std::f64::consts::E], &[2])?;
+    /// assert_eq!(x.log()?.to_vec(), vec![0.0, 1.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn log(&self) -> Result<Tensor<E>> {
+        unary_map("log", self, |x| x.ln())
+    }
+
+    /// `out = √x` (NaN below 0).
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![4.0, 9.0], &[2])?;
+    /// assert_eq!(x.sqrt()?.to_vec(), vec![2.0, 3.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn sqrt(&self) -> Result<Tensor<E>> {
+        unary_map("sqrt", self, |x| x.sqrt())
+    }
+
+    /// `out = |x|`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-4.0, 9.0], &[2])?;
+    /// assert_eq!(x.abs()?.to_vec(), vec![4.0, 9.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn abs(&self) -> Result<Tensor<E>> {
+        unary_map("abs", self, |x| x.abs())
+    }
+
+    /// NumPy's `where`: `out = condition ≠ 0 ? on_true : on_false`, all three broadcast together.
+    /// A NaN condition is nonzero, so it picks `on_true`.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1.0, 2.0, -3.0], &[3])?;
+    /// let positive = x.gt(&Tensor::scalar(0.0))?;
+    /// let y = Tensor::select(&positive, &x, &Tensor::scalar(0.0))?;
+    /// assert_eq!(y.to_vec(), vec![0.0, 2.0, 0.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn select(
+        condition: &Tensor<E>,
+        on_true: &Tensor<E>,
+        on_false: &Tensor<E>,
+    ) -> Result<Tensor<E>> {
+        const OP: &str = "select";
+        check_same_device(OP, condition, on_true)?;
+        check_same_device(OP, condition, on_false)?;
+        let shape = broadcast_shape(OP, condition.shape(), on_true.shape())?;
+        let shape =
+            broadcast_shape(OP, &shape, on_false.shape()).map_err(|_| TensorError::Broadcast {
+                op: OP,
+                lhs: shape.clone(),
+                rhs: on_false.shape().to_vec(),
+            })?;
+        let (c_data, c_layout) = condition.cpu_storage(OP)?;
+        let (t_data, t_layout) = on_true.cpu_storage(OP)?;
+        let (f_data, f_layout) = on_false.cpu_storage(OP)?;
+        let mut out = vec![E::ZERO; crate::layout::numel(&shape)];
+        if !out.is_empty() {
+            let layouts = [
+                c_layout.broadcast_to(&shape)?,
+                t_layout.broadcast_to(&shape)?,
+                f_layout.broadcast_to(&shape)?,
+            ];
+            let plan = Plan::new([&layouts[0], &layouts[1], &layouts[2]]);
+            plan.fill(&mut out, |[c, t, f], [cs, ts, fs], row| {
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = if c_data[c + i * cs] != E::ZERO {
+                        t_data[t + i * ts]
+                    } else {
+                        f_data[f + i * fs]
+                    };
+                }
+            });
+        }
+        Ok(Tensor::from_contiguous(out, &shape))
+    }
+}

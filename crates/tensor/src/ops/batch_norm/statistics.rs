@@ -1,0 +1,187 @@
+//! The per-channel reductions and the per-channel elementwise pass shared by the batch-norm
+//! kernels.
+//!
+//! Reductions accumulate in `f64` with eight independent lanes per plane (the compiler
+//! vectorises them; the order is fixed), then add plane results per channel in batch order. Work
+//! is split by shape only — one task per `(n, c)` plane, or per block of rows when planes are
+//! short — never by thread count, so results are bit-identical for any number of threads.
+
+use rayon::prelude::*;
+
+use super::ChannelLayout;
+
+/// Inputs with at least this many elements are processed in parallel.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Planes at least this long are one task each; shorter ones are grouped by rows.
+const PLANE_MIN: usize = 32;
+/// Approximate elements per task when planes are grouped by rows.
+const BLOCK_ELEMENTS: usize = 1 << 14;
+
+fn rows_per_block(layout: ChannelLayout) -> usize {
+    (BLOCK_ELEMENTS / (layout.channels * layout.spatial).max(1)).max(1)
+}
+
+#[inline(always)]
+fn add_pair(total: &mut [f64; 2], part: [f64; 2]) {
+    total[0] += part[0];
+    total[1] += part[1];
+}
+
+#[inline(always)]
+fn combine_lanes(lanes: &[f64; 8]) -> f64 {
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// Per-channel totals of `reduce_plane(channel, offset)`, where `offset` is the start of plane
+/// `(n, channel)` in the row-major buffer, added over `n` in a fixed order.
+pub(crate) fn channel_sums<F>(layout: ChannelLayout, reduce_plane: F) -> Vec<[f64; 2]>
+where
+    F: Fn(usize, usize) -> [f64; 2] + Sync,
+{
+    let ChannelLayout {
+        batch,
+        channels,
+        spatial,
+    } = layout;
+    let parallel = batch * channels * spatial >= PARALLEL_THRESHOLD;
+    let mut totals = vec![[0.0f64; 2]; channels];
+    if spatial >= PLANE_MIN {
+        // One task per plane; plane p is (n, c) = (p / C, p % C).
+        let plane = |p: usize| reduce_plane(p % channels, p * spatial);
+        let partial: Vec<[f64; 2]> = if parallel {
+            (0..batch * channels).into_par_iter().map(plane).collect()
+        } else {
+            (0..batch * channels).map(plane).collect()
+        };
+        for (p, part) in partial.into_iter().enumerate() {
+            add_pair(&mut totals[p % channels], part);
+        }
+    } else {
+        // Short planes ([N, C] has planes of one element): one task per block of rows.
+        let rows = rows_per_block(layout);
+        let block = |b: usize| {
+            let mut sums = vec![[0.0f64; 2]; channels];
+            for n in b * rows..((b + 1) * rows).min(batch) {
+                for (c, sum) in sums.iter_mut().enumerate() {
+                    add_pair(sum, reduce_plane(c, (n * channels + c) * spatial));
+                }
+            }
+            sums
+        };
+        let blocks = batch.div_ceil(rows);
+        let partial: Vec<Vec<[f64; 2]>> = if parallel {
+            (0..blocks).into_par_iter().map(block).collect()
+        } else {
+            (0..blocks).map(block).collect()
+        };
+        for sums in partial {
+            for (total, part) in totals.iter_mut().zip(sums) {
+                add_pair(total, part);
+            }
+        }
+    }
+    totals
+}
+
+/// Runs `kernel(channel, offset, plane)` on every `(n, c)` plane of `output` (row-major
+/// `[N, C, spatial]`), in parallel for large outputs. `offset` is the plane's start, to index the
+/// matching input planes.
+pub(crate) fn for_each_plane_mut<E, F>(output: &mut [E], layout: ChannelLayout, kernel: F)
+where
+    E: Send,
+    F: Fn(usize, usize, &mut [E]) + Sync + Send,
+{
+    let ChannelLayout {
+        channels, spatial, ..
+    } = layout;
+    if output.is_empty() {
+        return;
+    }
+    let parallel = output.len() >= PARALLEL_THRESHOLD;
+    // A task covers whole planes: one plane, or a block of rows of short planes.
+    let task_len = if spatial >= PLANE_MIN {
+        spatial
+    } else {
+        rows_per_block(layout) * channels * spatial
+    };
+    let run = |task: usize, chunk: &mut [E]| {
+        let start = task * task_len;
+        for (index, plane) in chunk.chunks_mut(spatial).enumerate() {
+            let offset = start + index * spatial;
+            kernel((offset / spatial) % channels, offset, plane);
+        }
+    };
+    if parallel {
+        output
+            .par_chunks_mut(task_len)
+            .enumerate()
+            .for_each(|(t, chunk)| run(t, chunk));
+    } else {
+        output
+            .chunks_mut(task_len)
+            .enumerate()
+            .for_each(|(t, chunk)| run(t, chunk));
+    }
+}
+
+/// `Σ x` over a plane.
+#[inline(always)]
+pub(crate) fn plane_sum<E: crate::Float>(x: &[E]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut chunks = x.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v.to_f64();
+        }
+    }
+    let mut tail = 0.0;
+    for &v in chunks.remainder() {
+        tail += v.to_f64();
+    }
+    combine_lanes(&lanes) + tail
+}
+
+/// `Σ (x − mean)²` over a plane.
+#[inline(always)]
+pub(crate) fn plane_squared_deviation<E: crate::Float>(x: &[E], mean: f64) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut chunks = x.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            let d = v.to_f64() - mean;
+            *lane += d * d;
+        }
+    }
+    let mut tail = 0.0;
+    for &v in chunks.remainder() {
+        let d = v.to_f64() - mean;
+        tail += d * d;
+    }
+    combine_lanes(&lanes) + tail
+}
+
+/// `[Σ dy, Σ dy·(x − mean)]` over a plane.
+#[inline(always)]
+pub(crate) fn plane_grad_sums<E: crate::Float>(dy: &[E], x: &[E], mean: f64) -> [f64; 2] {
+    let mut sum_dy = [0.0f64; 8];
+    let mut sum_dy_dx = [0.0f64; 8];
+    let mut dy_chunks = dy.chunks_exact(8);
+    let mut x_chunks = x.chunks_exact(8);
+    for (g, v) in (&mut dy_chunks).zip(&mut x_chunks) {
+        for lane in 0..8 {
+            let g = g[lane].to_f64();
+            sum_dy[lane] += g;
+            sum_dy_dx[lane] += g * (v[lane].to_f64() - mean);
+        }
+    }
+    let (mut tail_dy, mut tail_dy_dx) = (0.0, 0.0);
+    for (&g, &v) in dy_chunks.remainder().iter().zip(x_chunks.remainder()) {
+        tail_dy += g.to_f64();
+        tail_dy_dx += g.to_f64() * (v.to_f64() - mean);
+    }
+    [
+        combine_lanes(&sum_dy) + tail_dy,
+        combine_lanes(&sum_dy_dx) + tail_dy_dx,
+    ]
+}

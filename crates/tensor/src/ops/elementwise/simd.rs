@@ -1,0 +1,172 @@
+//! Run-time dispatched loops over contiguous runs: the inner loops of every elementwise op.
+//!
+//! The crate is compiled for baseline x86-64 (SSE2). Each loop body is written once as an
+//! `#[inline(always)]` generic function and instantiated inside wrappers compiled for AVX-512 and
+//! AVX2+FMA, where LLVM autovectorises the inlined body (and the inlined closure) for that ISA.
+//! The level is detected once ([`simd_level`]) and cached. No loop here reassociates or fuses
+//! floating-point operations, so every level computes bit-identical results.
+
+use std::sync::OnceLock;
+
+/// The instruction set the dispatched loops run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// AVX-512 F/VL with AVX2 and FMA (512-bit vectors).
+    Avx512,
+    /// AVX2 with FMA (256-bit vectors).
+    Avx2,
+    /// The compile-time baseline (SSE2 on x86-64).
+    Portable,
+}
+
+/// The best level this CPU supports, detected once.
+pub fn simd_level() -> SimdLevel {
+    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+    *LEVEL.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> SimdLevel {
+    if std::env::var_os("UNRAVEL_NO_SIMD").is_some() {
+        return SimdLevel::Portable;
+    }
+    if is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+    {
+        SimdLevel::Avx512
+    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        SimdLevel::Avx2
+    } else {
+        SimdLevel::Portable
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> SimdLevel {
+    SimdLevel::Portable
+}
+
+/// `out[i] = f(x[i])`.
+#[inline(always)]
+fn unary_body<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(v);
+    }
+}
+
+/// `out[i] = f(a[i], b[i])`.
+#[inline(always)]
+fn binary_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(x, y);
+    }
+}
+
+/// `out[i] = f(a[i], b)`.
+#[inline(always)]
+fn vector_scalar_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
+    for (o, &x) in out.iter_mut().zip(a) {
+        *o = f(x, b);
+    }
+}
+
+/// `out[i] = f(a, b[i])`.
+#[inline(always)]
+fn scalar_vector_body<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
+    for (o, &y) in out.iter_mut().zip(b) {
+        *o = f(a, y);
+    }
+}
+
+/// `accumulator[i] = f(accumulator[i], x[i])` (the inner loop of reductions that keep the
+/// innermost axis).
+#[inline(always)]
+fn accumulate_body<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
+    for (a, &v) in accumulator.iter_mut().zip(x) {
+        *a = f(*a, v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    macro_rules! instantiate {
+        ($avx512:ident, $avx2:ident, $body:ident, <$($f:ty),*>, ($($arg:ident : $ty:ty),*)) => {
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            pub(super) unsafe fn $avx512<E: Copy, F: Fn($($f),*) -> E>($($arg: $ty),*, f: &F) {
+                super::$body($($arg),*, f)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            pub(super) unsafe fn $avx2<E: Copy, F: Fn($($f),*) -> E>($($arg: $ty),*, f: &F) {
+                super::$body($($arg),*, f)
+            }
+        };
+    }
+    instantiate!(unary_avx512, unary_avx2, unary_body, <E>, (x: &[E], out: &mut [E]));
+    instantiate!(binary_avx512, binary_avx2, binary_body, <E, E>, (a: &[E], b: &[E], out: &mut [E]));
+    instantiate!(vector_scalar_avx512, vector_scalar_avx2, vector_scalar_body, <E, E>, (a: &[E], b: E, out: &mut [E]));
+    instantiate!(scalar_vector_avx512, scalar_vector_avx2, scalar_vector_body, <E, E>, (a: E, b: &[E], out: &mut [E]));
+    instantiate!(accumulate_avx512, accumulate_avx2, accumulate_body, <E, E>, (accumulator: &mut [E], x: &[E]));
+}
+
+/// Expands to a `match` on [`simd_level`] calling the matching instantiation.
+macro_rules! dispatch {
+    ($avx512:ident, $avx2:ident, $body:ident, ($($arg:expr),*)) => {
+        match simd_level() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `simd_level` returned Avx512 only after detecting avx512f, avx512vl, avx2
+            // and fma on this CPU; the wrapped body is safe code.
+            SimdLevel::Avx512 => unsafe { x86::$avx512($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `simd_level` returned Avx2 only after detecting avx2 and fma on this CPU.
+            SimdLevel::Avx2 => unsafe { x86::$avx2($($arg),*) },
+            _ => $body($($arg),*),
+        }
+    };
+}
+
+/// `out[i] = f(x[i])` for `i < min(x.len(), out.len())`, vectorised.
+#[inline]
+pub fn unary<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
+    dispatch!(unary_avx512, unary_avx2, unary_body, (x, out, f))
+}
+
+/// `out[i] = f(a[i], b[i])`, vectorised.
+#[inline]
+pub fn binary<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
+    dispatch!(binary_avx512, binary_avx2, binary_body, (a, b, out, f))
+}
+
+/// `out[i] = f(a[i], b)`, vectorised.
+#[inline]
+pub fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
+    dispatch!(
+        vector_scalar_avx512,
+        vector_scalar_avx2,
+        vector_scalar_body,
+        (a, b, out, f)
+    )
+}
+
+/// `out[i] = f(a, b[i])`, vectorised.
+#[inline]
+pub fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
+    dispatch!(
+        scalar_vector_avx512,
+        scalar_vector_avx2,
+        scalar_vector_body,
+        (a, b, out, f)
+    )
+}
+
+/// `accumulator[i] = f(accumulator[i], x[i])`, vectorised.
+#[inline]
+pub fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
+    dispatch!(
+        accumulate_avx512,
+        accumulate_avx2,
+        accumulate_body,
+        (accumulator, x, f)
+    )
+}
