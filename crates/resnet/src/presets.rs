@@ -169,3 +169,14 @@ pub fn config(name: &str, options: &PresetOptions) -> Result<ResNetConfig> {
 pub fn build<E: Float>(name: &str, options: &PresetOptions, seed: u64) -> Result<ResNet<E>> {
     ResNet::new(&config(name, options)?, seed)
 }
+
+/// Number of parameters of the network `config` describes (builds it once to count).
+///
+/// ```
+/// use unravel_resnet::presets::{config, parameter_count, PresetOptions};
+/// assert_eq!(parameter_count(&config("resnet32", &PresetOptions::default())?)?, 464_154);
+/// # Ok::<(), unravel_resnet::ResnetError>(())
+/// ```
+pub fn parameter_count(config: &ResNetConfig) -> Result<usize> {
+    Ok(ResNet::<f32>::new(config, 0)?.parameter_count())
+}

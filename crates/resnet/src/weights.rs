@@ -101,35 +101,36 @@ impl SafetensorsFile {
                 .map(|info| data_start + info.data_offsets.0 as u64)
                 .unwrap_or(data_start);
             let raw = view.data();
-            let data =
-                match view.dtype() {
-                    Dtype::F32 => StoredData::Float(
-                        raw.chunks_exact(4)
-                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                            .collect(),
-                    ),
-                    Dtype::F64 => StoredData::Float(
-                        raw.chunks_exact(8)
-                            .map(|c| {
-                                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                            })
-                            .collect(),
-                    ),
-                    Dtype::I64 => StoredData::Int(
-                        raw.chunks_exact(8)
-                            .map(|c| {
-                                i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                            })
-                            .collect(),
-                    ),
-                    other => return Err(file_error(
+            let data = match view.dtype() {
+                Dtype::F32 => StoredData::Float(
+                    raw.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                        .collect(),
+                ),
+                Dtype::F64 => StoredData::Float(
+                    raw.chunks_exact(8)
+                        .map(|c| {
+                            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
+                        .collect(),
+                ),
+                Dtype::I64 => StoredData::Int(
+                    raw.chunks_exact(8)
+                        .map(|c| {
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
+                        .collect(),
+                ),
+                other => {
+                    return Err(file_error(
                         path,
                         Some(offset),
                         format!(
                             "tensor `{name}` has dtype {other:?}; only F32, F64 and I64 are read"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             tensors.insert(
                 name.to_string(),
                 StoredTensor {
