@@ -55,7 +55,7 @@ pub const NAMES: &[&str] = &[
 pub struct PresetOptions {
     /// Base width of each stage (as many as the preset has stages).
     pub widths: Option<Vec<usize>>,
-    /// Stem output channels.
+    /// Stem output channels (default: the first stage's width).
     pub stem_width: Option<usize>,
     /// Image channels (1 for Fashion-MNIST).
     pub in_channels: Option<usize>,
@@ -145,6 +145,8 @@ pub fn config(name: &str, options: &PresetOptions) -> Result<ResNetConfig> {
             )));
         }
         config.widths = widths.clone();
+        // Every preset's stem is as wide as its first stage.
+        config.stem_width = widths[0];
     }
     if let Some(stem_width) = options.stem_width {
         config.stem_width = stem_width;
