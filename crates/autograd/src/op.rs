@@ -49,6 +49,8 @@ pub(crate) trait BackwardRule<E: Float> {
     }
 }
 
+// The macro only writes the enum below and one `match` forwarding to each variant's record; no
+// derivative is generated. Every rule is the hand-written `backward` of its record.
 macro_rules! ops_enum {
     ($($variant:ident($record:ty),)*) => {
         /// A recorded op: which rule, and what it saved.
@@ -86,6 +88,8 @@ ops_enum! {
     // pad, concat (ops/shape.rs)
     Pad(ops::shape::PadRecord),
     Concat(ops::shape::ConcatRecord),
+    // matrix product (ops/matmul.rs)
+    Matmul(ops::matmul::MatmulRecord<E>),
     // linear layer (ops/linear.rs)
     Linear(ops::linear::LinearRecord<E>),
     // convolution (ops/conv.rs)

@@ -72,8 +72,9 @@ pub(crate) struct Node<E: Float> {
 pub(crate) enum NodeState<E: Float> {
     /// An input that requires a gradient (a parameter, or an input under study).
     Leaf,
-    /// The result of an op, with what its backward rule needs.
-    Recorded(Op<E>),
+    /// The result of an op, with what its backward rule needs (boxed: records differ in size,
+    /// and the node list stays compact).
+    Recorded(Box<Op<E>>),
     /// An op whose backward has run; its saved tensors are gone.
     Released { op: &'static str },
 }
@@ -290,7 +291,7 @@ impl<E: Float> Tape<E> {
         }
         let index = self.push(Node {
             shape: value.shape().to_vec(),
-            state: NodeState::Recorded(make_op(&indices)),
+            state: NodeState::Recorded(Box::new(make_op(&indices))),
             retain_grad: false,
         });
         Ok(Var::new(self.clone(), Some(self.var_id(index)), value))

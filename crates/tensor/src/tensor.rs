@@ -103,7 +103,14 @@ impl<E: Float> Tensor<E> {
                 format!("start {start}, end {end}, step {step}: need finite values and a non-zero step"),
             ));
         }
-        let count = ((end - start) / step).to_f64().ceil().max(0.0) as usize;
+        let count = ((end - start) / step).to_f64().ceil().max(0.0);
+        if count > (isize::MAX as usize / std::mem::size_of::<E>()) as f64 {
+            return Err(TensorError::invalid(
+                "arange",
+                format!("start {start}, end {end}, step {step}: {count} elements cannot be allocated"),
+            ));
+        }
+        let count = count as usize;
         let data: Vec<E> = (0..count)
             .map(|i| start + step * E::from_usize(i))
             .collect();
@@ -213,7 +220,7 @@ impl<E: Float> Tensor<E> {
             && self.storage.len() == self.numel();
         if !dense {
             let data = self.to_vec();
-            *self = Self::from_contiguous(data, &self.shape().to_vec());
+            *self = Self::from_contiguous(data, self.shape());
         }
         let storage = Arc::make_mut(&mut self.storage);
         match storage {

@@ -437,25 +437,44 @@ fn gradients_match_finite_differences() {
 // ---- determinism -------------------------------------------------------------------------
 
 #[test]
-fn weight_gradient_does_not_depend_on_thread_count() {
+fn results_do_not_depend_on_thread_count() {
+    // 3×3 on big images (tiles), 3×3 on small images (several per block), 1×1 (row blocks).
     let mut rng = Rng::seed_from(41);
-    let x = Tensor::<f32>::randn(&[7, 3, 9, 9], 0.0, 1.0, &mut rng);
-    let dy = Tensor::<f32>::randn(&[7, 4, 9, 9], 0.0, 1.0, &mut rng);
-    let p = Conv2dParams::square(1, 1, 1, 1);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            conv2d_backward_weight(&dy, &x, &[4, 3, 3, 3], &p)
-                .unwrap()
-                .to_vec()
-        })
-    };
-    let one = run(1);
-    assert_eq!(one, run(2));
-    assert_eq!(one, run(3));
+    for (input, weight, padding) in [
+        ([7, 3, 17, 17], [4, 3, 3, 3], 1),
+        ([9, 5, 4, 3], [6, 5, 3, 3], 1),
+        ([5, 24, 6, 6], [40, 24, 1, 1], 0),
+    ] {
+        let x = Tensor::<f32>::randn(&input, 0.0, 1.0, &mut rng);
+        let w = Tensor::<f32>::randn(&weight, 0.0, 1.0, &mut rng);
+        let p = Conv2dParams::square(1, padding, 1, 1);
+        let dy = Tensor::<f32>::randn(
+            conv2d(&x, &w, None, &p).unwrap().shape(),
+            0.0,
+            1.0,
+            &mut rng,
+        );
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                [
+                    conv2d(&x, &w, None, &p).unwrap().to_vec(),
+                    conv2d_backward_input(&dy, &w, x.shape(), &p)
+                        .unwrap()
+                        .to_vec(),
+                    conv2d_backward_weight(&dy, &x, w.shape(), &p)
+                        .unwrap()
+                        .to_vec(),
+                ]
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{input:?} {weight:?}");
+        assert_eq!(one, run(3), "{input:?} {weight:?}");
+    }
 }
 
 // ---- error paths -------------------------------------------------------------------------

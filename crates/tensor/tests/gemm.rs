@@ -2,7 +2,9 @@
 //! all transposes, strided C, α/β (β = 0 over NaN), f32 and f64, every kernel this CPU runs,
 //! bit-identical results across thread counts, and the argument errors.
 
-use unravel_tensor::gemm::{gemm, gemm_with_isa, reference::gemm_reference, GemmElement, Isa, MatMut, MatRef};
+use unravel_tensor::gemm::{
+    gemm, gemm_with_isa, reference::gemm_reference, GemmElement, Isa, MatMut, MatRef,
+};
 use unravel_tensor::{Float, Rng, TensorError};
 
 /// How an operand is laid out in its buffer.
@@ -40,15 +42,35 @@ impl<E: Float> Operand<E> {
                 data[i * row_stride + j * col_stride] = E::from_f64(rng.uniform(-1.0, 1.0));
             }
         }
-        Operand { data, rows, cols, row_stride, col_stride }
+        Operand {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
     }
 
     fn view(&self) -> MatRef<'_, E> {
-        MatRef::new(&self.data, self.rows, self.cols, self.row_stride, self.col_stride).unwrap()
+        MatRef::new(
+            &self.data,
+            self.rows,
+            self.cols,
+            self.row_stride,
+            self.col_stride,
+        )
+        .unwrap()
     }
 
     fn view_mut(&mut self) -> MatMut<'_, E> {
-        MatMut::new(&mut self.data, self.rows, self.cols, self.row_stride, self.col_stride).unwrap()
+        MatMut::new(
+            &mut self.data,
+            self.rows,
+            self.cols,
+            self.row_stride,
+            self.col_stride,
+        )
+        .unwrap()
     }
 
     fn get(&self, i: usize, j: usize) -> E {
@@ -58,7 +80,15 @@ impl<E: Float> Operand<E> {
 
 /// Checks `got` against `α·A·B + β·C₀` computed in f64, with the error bound of a k-term
 /// dot product: `|got − exact| ≤ (k + 2)·ε·(|α|·Σ|a||b| + |β·c₀|)` (plus a tiny absolute term).
-fn check_close<E: Float>(what: &str, alpha: E, a: &Operand<E>, b: &Operand<E>, beta: E, c0: &Operand<E>, got: &Operand<E>) {
+fn check_close<E: Float>(
+    what: &str,
+    alpha: E,
+    a: &Operand<E>,
+    b: &Operand<E>,
+    beta: E,
+    c0: &Operand<E>,
+    got: &Operand<E>,
+) {
     let k = a.cols;
     for i in 0..a.rows {
         for j in 0..b.cols {
@@ -68,9 +98,16 @@ fn check_close<E: Float>(what: &str, alpha: E, a: &Operand<E>, b: &Operand<E>, b
                 exact += product;
                 magnitude += product.abs();
             }
-            let old = if beta == E::ZERO { 0.0 } else { beta.to_f64() * c0.get(i, j).to_f64() };
+            let old = if beta == E::ZERO {
+                0.0
+            } else {
+                beta.to_f64() * c0.get(i, j).to_f64()
+            };
             let expected = alpha.to_f64() * exact + old;
-            let bound = (k as f64 + 2.0) * E::EPSILON.to_f64() * (alpha.to_f64().abs() * magnitude + old.abs()) + 1e-30;
+            let bound = (k as f64 + 2.0)
+                * E::EPSILON.to_f64()
+                * (alpha.to_f64().abs() * magnitude + old.abs())
+                + 1e-30;
             let value = got.get(i, j).to_f64();
             assert!(
                 (value - expected).abs() <= bound,
@@ -81,12 +118,23 @@ fn check_close<E: Float>(what: &str, alpha: E, a: &Operand<E>, b: &Operand<E>, b
 }
 
 fn available_isas() -> Vec<Isa> {
-    [Isa::Avx512, Isa::Avx2Fma, Isa::Portable].into_iter().filter(|isa| isa.is_available()).collect()
+    [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]
+        .into_iter()
+        .filter(|isa| isa.is_available())
+        .collect()
 }
 
 /// One case: every available kernel and the reference against the f64 truth.
 #[allow(clippy::too_many_arguments)]
-fn run_case<E: Float>(m: usize, n: usize, k: usize, layouts: (Layout, Layout, Layout), alpha: f64, beta: f64, rng: &mut Rng) {
+fn run_case<E: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    layouts: (Layout, Layout, Layout),
+    alpha: f64,
+    beta: f64,
+    rng: &mut Rng,
+) {
     let (alpha, beta) = (E::from_f64(alpha), E::from_f64(beta));
     let a = Operand::<E>::new(m, k, layouts.0, rng);
     let b = Operand::<E>::new(k, n, layouts.1, rng);
@@ -100,31 +148,50 @@ fn run_case<E: Float>(m: usize, n: usize, k: usize, layouts: (Layout, Layout, La
             }
         }
     }
-    let what = |name: &str| format!("{name} {} m={m} n={n} k={k} {layouts:?} α={alpha} β={beta}", E::DTYPE);
-    let mut c = Operand { data: c0.data.clone(), ..c0 };
+    let what = |name: &str| {
+        format!(
+            "{name} {} m={m} n={n} k={k} {layouts:?} α={alpha} β={beta}",
+            E::DTYPE
+        )
+    };
+    let mut c = Operand {
+        data: c0.data.clone(),
+        ..c0
+    };
     gemm_reference(alpha, a.view(), b.view(), beta, c.view_mut()).unwrap();
     check_close(&what("reference"), alpha, &a, &b, beta, &c0, &c);
     for isa in available_isas() {
-        let mut c = Operand { data: c0.data.clone(), ..c0 };
+        let mut c = Operand {
+            data: c0.data.clone(),
+            ..c0
+        };
         gemm_with_isa(isa, alpha, a.view(), b.view(), beta, c.view_mut()).unwrap();
         check_close(&what(&format!("{isa:?}")), alpha, &a, &b, beta, &c0, &c);
         // Padding around a strided C stays untouched.
         for (index, (&new, &old)) in c.data.iter().zip(&c0.data).enumerate() {
-            let inside = (0..m).any(|i| (0..n).any(|j| i * c.row_stride + j * c.col_stride == index));
+            let inside =
+                (0..m).any(|i| (0..n).any(|j| i * c.row_stride + j * c.col_stride == index));
             if !inside {
-                assert!(new.to_f64().to_bits() == old.to_f64().to_bits(), "{}: wrote outside C at {index}", what(&format!("{isa:?}")));
+                assert!(
+                    new.to_f64().to_bits() == old.to_f64().to_bits(),
+                    "{}: wrote outside C at {index}",
+                    what(&format!("{isa:?}"))
+                );
             }
         }
     }
-    let mut c = Operand { data: c0.data.clone(), ..c0 };
+    let mut c = Operand {
+        data: c0.data.clone(),
+        ..c0
+    };
     gemm(alpha, a.view(), b.view(), beta, c.view_mut()).unwrap();
     check_close(&what("gemm"), alpha, &a, &b, beta, &c0, &c);
 }
 
 /// Sizes around every tile edge: 1, primes, MR ± 1 (4, 6, 14), NR ± 1 (4, 8, 16, 32).
 const EDGE_SIZES: [usize; 14] = [1, 2, 3, 5, 7, 13, 14, 15, 16, 17, 31, 32, 33, 47];
-/// Depths around KC = 192, and k = 0.
-const DEPTHS: [usize; 7] = [0, 1, 2, 7, 191, 193, 385];
+/// Depths around KC = 384, and k = 0.
+const DEPTHS: [usize; 7] = [0, 1, 2, 7, 193, 383, 385];
 
 fn edge_grid<E: Float>(seed: u64) {
     let mut rng = Rng::seed_from(seed);
@@ -134,7 +201,11 @@ fn edge_grid<E: Float>(seed: u64) {
             // Cycle depths, layouts and scalars through the (m, n) grid so every combination of
             // each pair appears without the full product.
             let k = DEPTHS[case % DEPTHS.len()];
-            let layouts = (LAYOUTS[case % 3], LAYOUTS[(case / 3) % 3], LAYOUTS[(case / 9) % 3]);
+            let layouts = (
+                LAYOUTS[case % 3],
+                LAYOUTS[(case / 3) % 3],
+                LAYOUTS[(case / 9) % 3],
+            );
             let (alpha, beta) = [(1.0, 0.0), (-0.5, 0.75), (2.0, 1.0), (1.0, 0.0)][case % 4];
             run_case::<E>(m, n, k, layouts, alpha, beta, &mut rng);
             case += 1;
@@ -158,8 +229,24 @@ fn all_transposes_and_c_layouts() {
     for a_layout in LAYOUTS {
         for b_layout in LAYOUTS {
             for c_layout in LAYOUTS {
-                run_case::<f32>(37, 45, 29, (a_layout, b_layout, c_layout), 1.5, 0.0, &mut rng);
-                run_case::<f64>(29, 33, 41, (a_layout, b_layout, c_layout), -1.0, 0.5, &mut rng);
+                run_case::<f32>(
+                    37,
+                    45,
+                    29,
+                    (a_layout, b_layout, c_layout),
+                    1.5,
+                    0.0,
+                    &mut rng,
+                );
+                run_case::<f64>(
+                    29,
+                    33,
+                    41,
+                    (a_layout, b_layout, c_layout),
+                    -1.0,
+                    0.5,
+                    &mut rng,
+                );
             }
         }
     }
@@ -167,13 +254,29 @@ fn all_transposes_and_c_layouts() {
 
 #[test]
 fn cache_block_edges() {
-    // MC (336 f32 / 168 f64) ± 1 rows, KC (192) multiples ± 1, and a parallel-sized product.
+    // MC (336 f32 / 168 f64) ± 1 rows, KC (384) multiples ± 1, and a parallel-sized product.
     let mut rng = Rng::seed_from(4);
     let layouts = (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor);
     run_case::<f32>(337, 40, 385, layouts, 1.0, 0.0, &mut rng);
-    run_case::<f32>(335, 65, 193, (Layout::ColMajor, Layout::Strided, Layout::RowMajor), 1.0, 2.0, &mut rng);
-    run_case::<f64>(169, 47, 383, layouts, 1.0, 0.0, &mut rng);
-    run_case::<f64>(167, 33, 192, (Layout::RowMajor, Layout::ColMajor, Layout::ColMajor), 0.5, 1.0, &mut rng);
+    run_case::<f32>(
+        335,
+        65,
+        193,
+        (Layout::ColMajor, Layout::Strided, Layout::RowMajor),
+        1.0,
+        2.0,
+        &mut rng,
+    );
+    run_case::<f64>(169, 47, 769, layouts, 1.0, 0.0, &mut rng);
+    run_case::<f64>(
+        167,
+        33,
+        192,
+        (Layout::RowMajor, Layout::ColMajor, Layout::ColMajor),
+        0.5,
+        1.0,
+        &mut rng,
+    );
     run_case::<f32>(130, 150, 200, layouts, 1.0, 0.5, &mut rng);
 }
 
@@ -191,8 +294,24 @@ fn nc_edge() {
 fn empty_matrices() {
     let mut rng = Rng::seed_from(6);
     for (m, n, k) in [(0, 5, 3), (4, 0, 3), (0, 0, 0), (3, 4, 0)] {
-        run_case::<f32>(m, n, k, (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor), 1.0, 0.5, &mut rng);
-        run_case::<f64>(m, n, k, (Layout::RowMajor, Layout::ColMajor, Layout::Strided), 1.0, 0.0, &mut rng);
+        run_case::<f32>(
+            m,
+            n,
+            k,
+            (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor),
+            1.0,
+            0.5,
+            &mut rng,
+        );
+        run_case::<f64>(
+            m,
+            n,
+            k,
+            (Layout::RowMajor, Layout::ColMajor, Layout::Strided),
+            1.0,
+            0.0,
+            &mut rng,
+        );
     }
 }
 
@@ -204,11 +323,22 @@ fn matches_matrixmultiply<E: Float>(mm: impl Fn(&[E], &[E], &mut [E], usize, usi
         let b = Operand::<E>::new(k, n, Layout::RowMajor, &mut rng);
         let mut ours = vec![E::ZERO; m * n];
         let mut theirs = vec![E::ZERO; m * n];
-        gemm(E::ONE, a.view(), b.view(), E::ZERO, MatMut::row_major(&mut ours, m, n).unwrap()).unwrap();
+        gemm(
+            E::ONE,
+            a.view(),
+            b.view(),
+            E::ZERO,
+            MatMut::row_major(&mut ours, m, n).unwrap(),
+        )
+        .unwrap();
         mm(&a.data, &b.data, &mut theirs, m, n, k);
         for (x, y) in ours.iter().zip(&theirs) {
             let tolerance = 4.0 * (k as f64) * E::EPSILON.to_f64();
-            assert!((x.to_f64() - y.to_f64()).abs() <= tolerance, "{} m={m} n={n} k={k}: {x} vs {y}", E::DTYPE);
+            assert!(
+                (x.to_f64() - y.to_f64()).abs() <= tolerance,
+                "{} m={m} n={n} k={k}: {x} vs {y}",
+                E::DTYPE
+            );
         }
     }
 }
@@ -218,13 +348,43 @@ fn agrees_with_matrixmultiply() {
     matches_matrixmultiply::<f32>(|a, b, c, m, n, k| {
         // SAFETY: dense row-major buffers of the stated sizes.
         unsafe {
-            matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1)
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
         }
     });
     matches_matrixmultiply::<f64>(|a, b, c, m, n, k| {
         // SAFETY: dense row-major buffers of the stated sizes.
         unsafe {
-            matrixmultiply::dgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1)
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
         }
     });
 }
@@ -239,27 +399,58 @@ fn deterministic<E: Float>(m: usize, n: usize, k: usize) {
         let results: Vec<Vec<u64>> = [1, 2, 3]
             .into_iter()
             .map(|threads| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                let mut c = Operand { data: c0.data.clone(), ..c0 };
-                pool.install(|| gemm_with_isa(isa, E::from_f64(0.7), a.view(), b.view(), E::from_f64(0.3), c.view_mut())).unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut c = Operand {
+                    data: c0.data.clone(),
+                    ..c0
+                };
+                pool.install(|| {
+                    gemm_with_isa(
+                        isa,
+                        E::from_f64(0.7),
+                        a.view(),
+                        b.view(),
+                        E::from_f64(0.3),
+                        c.view_mut(),
+                    )
+                })
+                .unwrap();
                 c.data.iter().map(|v| v.to_f64().to_bits()).collect()
             })
             .collect();
-        assert_eq!(results[0], results[1], "{isa:?} {}: 1 vs 2 threads", E::DTYPE);
-        assert_eq!(results[0], results[2], "{isa:?} {}: 1 vs 3 threads", E::DTYPE);
+        assert_eq!(
+            results[0],
+            results[1],
+            "{isa:?} {}: 1 vs 2 threads",
+            E::DTYPE
+        );
+        assert_eq!(
+            results[0],
+            results[2],
+            "{isa:?} {}: 1 vs 3 threads",
+            E::DTYPE
+        );
     }
 }
 
 #[test]
 fn bit_identical_across_thread_counts() {
     deterministic::<f32>(211, 190, 450);
+    // 64 rows: the 8-row AVX-512 variant (with its own KC), split by columns.
+    deterministic::<f32>(64, 300, 500);
     deterministic::<f64>(150, 77, 400);
 }
 
 fn assert_invalid<T: std::fmt::Debug>(result: Result<T, TensorError>, needle: &str) {
     match result {
         Err(TensorError::InvalidArgument { message, .. }) => {
-            assert!(message.contains(needle), "message {message:?} lacks {needle:?}")
+            assert!(
+                message.contains(needle),
+                "message {message:?} lacks {needle:?}"
+            )
         }
         other => panic!("expected InvalidArgument containing {needle:?}, got {other:?}"),
     }
@@ -272,25 +463,55 @@ fn errors() {
     let mut c = vec![0.0f32; 9];
     // A 2×3 times B 2×3: inner dimensions differ.
     assert_invalid(
-        gemm(1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 2, 3).unwrap(), 0.0, MatMut::row_major(&mut c, 2, 2).unwrap()),
+        gemm(
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 2, 3).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2).unwrap(),
+        ),
         "need A m×k",
     );
     // C of the wrong shape.
     assert_invalid(
-        gemm(1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 3, 2).unwrap(), 0.0, MatMut::row_major(&mut c, 3, 3).unwrap()),
+        gemm(
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 3, 2).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 3, 3).unwrap(),
+        ),
         "need A m×k",
     );
     // C with a zero stride, and with overlapping rows.
     assert_invalid(
-        gemm(1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 3, 2).unwrap(), 0.0, MatMut::new(&mut c, 2, 2, 0, 1).unwrap()),
+        gemm(
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 3, 2).unwrap(),
+            0.0,
+            MatMut::new(&mut c, 2, 2, 0, 1).unwrap(),
+        ),
         "share memory",
     );
     assert_invalid(
-        gemm(1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 3, 1).unwrap(), 0.0, MatMut::new(&mut c, 2, 1, 0, 1).unwrap()),
+        gemm(
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 3, 1).unwrap(),
+            0.0,
+            MatMut::new(&mut c, 2, 1, 0, 1).unwrap(),
+        ),
         "share memory",
     );
     assert_invalid(
-        gemm(1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 3, 3).unwrap(), 0.0, MatMut::new(&mut c, 2, 3, 2, 1).unwrap()),
+        gemm(
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 3, 3).unwrap(),
+            0.0,
+            MatMut::new(&mut c, 2, 3, 2, 1).unwrap(),
+        ),
         "share memory",
     );
     // Views that do not fit their buffers.
@@ -299,13 +520,29 @@ fn errors() {
     assert_invalid(MatRef::row_major(&a, usize::MAX, 2), "does not fit");
     // The reference makes the same checks.
     assert_invalid(
-        gemm_reference(1.0, MatRef::row_major(&a, 3, 2).unwrap(), MatRef::row_major(&b, 3, 2).unwrap(), 0.0, MatMut::row_major(&mut c, 3, 2).unwrap()),
+        gemm_reference(
+            1.0,
+            MatRef::row_major(&a, 3, 2).unwrap(),
+            MatRef::row_major(&b, 3, 2).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 3, 2).unwrap(),
+        ),
         "need A m×k",
     );
     // A kernel this CPU cannot run is refused, one it can run is accepted.
     for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Portable] {
-        let result = gemm_with_isa(isa, 1.0, MatRef::row_major(&a, 2, 3).unwrap(), MatRef::row_major(&b, 3, 2).unwrap(), 0.0, MatMut::row_major(&mut c, 2, 2).unwrap());
+        let result = gemm_with_isa(
+            isa,
+            1.0,
+            MatRef::row_major(&a, 2, 3).unwrap(),
+            MatRef::row_major(&b, 3, 2).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2).unwrap(),
+        );
         assert_eq!(result.is_ok(), isa.is_available(), "{isa:?}");
-        assert_eq!(<f64 as GemmElement>::kernel(isa).is_some(), isa.is_available());
+        assert_eq!(
+            <f64 as GemmElement>::kernel(isa).is_some(),
+            isa.is_available()
+        );
     }
 }

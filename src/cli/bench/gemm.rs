@@ -1,6 +1,19 @@
-//! `unravel bench gemm` (being written).
+//! `unravel bench gemm`: GFLOP/s of unravel's GEMM against matrixmultiply and (when python3
+//! has numpy) numpy's OpenBLAS, one JSON object per line:
+//!
+//! `{"op":"gemm","impl":"unravel","m":1024,"n":1024,"k":1024,"dtype":"f32","threads":2,"gflops":…,"ms":…}`
+//!
+//! Implementations are interleaved (one timing of each per round) and the best round is kept,
+//! so noise from other processes hits all of them alike.
 
-use super::CliResult;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+use unravel_tensor::gemm::{gemm, MatMut, MatRef};
+use unravel_tensor::{Float, Rng};
+
+use super::{with_threads, CliResult};
 
 #[derive(clap::Args)]
 pub struct GemmArgs {
@@ -10,8 +23,333 @@ pub struct GemmArgs {
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Element type: f32 or f64.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Measure the im2col GEMM shapes of the convolution layers of ../shared/bench/README.md
+    /// instead of square sizes.
+    #[arg(long)]
+    pub conv_shapes: bool,
+    /// Timed rounds per shape (the best is reported).
+    #[arg(long, default_value_t = 7)]
+    pub reps: usize,
 }
 
-pub fn run(_args: GemmArgs) -> CliResult<()> {
-    Err("bench gemm: not written yet".into())
+/// A convolution layer of `../shared/bench/README.md` (square input and kernel).
+pub struct ConvLayer {
+    pub name: &'static str,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Input height = width.
+    pub size: usize,
+    pub batch: usize,
+}
+
+impl ConvLayer {
+    #[allow(clippy::too_many_arguments)]
+    const fn new(
+        name: &'static str,
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        size: usize,
+        batch: usize,
+    ) -> Self {
+        ConvLayer {
+            name,
+            c_in,
+            c_out,
+            kernel,
+            stride,
+            padding,
+            size,
+            batch,
+        }
+    }
+
+    /// Forward conv as one im2col GEMM over the whole batch:
+    /// `out [C_out, N·oh·ow] = W [C_out, C_in·k·k] · cols [C_in·k·k, N·oh·ow]`, so
+    /// `(m, n, k) = (C_out, N·oh·ow, C_in·k²)`.
+    pub fn gemm_shape(&self) -> (usize, usize, usize) {
+        let out = (self.size + 2 * self.padding - self.kernel) / self.stride + 1;
+        (
+            self.c_out,
+            self.batch * out * out,
+            self.c_in * self.kernel * self.kernel,
+        )
+    }
+}
+
+/// The conv layers of `../shared/bench/README.md`.
+pub const CONV_LAYERS: [ConvLayer; 8] = [
+    ConvLayer::new("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
+    ConvLayer::new("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
+    ConvLayer::new("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
+    ConvLayer::new("l2_3x3s2", 128, 128, 3, 2, 1, 56, 8),
+    ConvLayer::new("l3_3x3", 256, 256, 3, 1, 1, 14, 8),
+    ConvLayer::new("l4_1x1_down", 2048, 512, 1, 1, 0, 7, 8),
+    ConvLayer::new("cifar_3x3_16", 16, 16, 3, 1, 1, 32, 128),
+    ConvLayer::new("cifar_3x3_64", 64, 64, 3, 1, 1, 8, 128),
+];
+
+struct Shape {
+    label: Option<&'static str>,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+pub fn run(args: GemmArgs) -> CliResult<()> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // matrixmultiply reads its thread count once, from this variable.
+    std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
+    let shapes: Vec<Shape> = if args.conv_shapes {
+        CONV_LAYERS
+            .iter()
+            .map(|layer| {
+                let (m, n, k) = layer.gemm_shape();
+                Shape {
+                    label: Some(layer.name),
+                    m,
+                    n,
+                    k,
+                }
+            })
+            .collect()
+    } else {
+        args.sizes
+            .iter()
+            .map(|&s| Shape {
+                label: None,
+                m: s,
+                n: s,
+                k: s,
+            })
+            .collect()
+    };
+    let reps = args.reps.max(1);
+    match args.dtype.as_str() {
+        "f32" => Ok(with_threads(Some(threads), || {
+            measure::<f32>(&shapes, threads, reps)
+        })??),
+        "f64" => Ok(with_threads(Some(threads), || {
+            measure::<f64>(&shapes, threads, reps)
+        })??),
+        other => Err(format!("--dtype must be f32 or f64, not {other:?}").into()),
+    }
+}
+
+/// matrixmultiply's GEMM for each element type, on dense row-major operands.
+trait Baseline: Float {
+    fn matrixmultiply(a: &[Self], b: &[Self], c: &mut [Self], m: usize, n: usize, k: usize);
+}
+
+impl Baseline for f32 {
+    fn matrixmultiply(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        // SAFETY: dense row-major buffers of at least m·k, k·n and m·n elements (checked above).
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        }
+    }
+}
+
+impl Baseline for f64 {
+    fn matrixmultiply(a: &[f64], b: &[f64], c: &mut [f64], m: usize, n: usize, k: usize) {
+        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        // SAFETY: as for f32.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        }
+    }
+}
+
+/// A python3 child that times numpy's matmul on request (`m n k dtype iterations` → seconds per
+/// call, best of one timed batch), or `None` when python3 or numpy is missing.
+struct Numpy {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+const NUMPY_SCRIPT: &str = r#"
+import sys, time
+import numpy as np
+cache = {}
+for line in sys.stdin:
+    m, n, k, dtype, iters = line.split()
+    dtype = {"f32": "float32", "f64": "float64"}[dtype]
+    m, n, k, iters = int(m), int(n), int(k), int(iters)
+    key = (m, n, k, dtype)
+    if key not in cache:
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        c = np.empty((m, n), dtype=dtype)
+        np.matmul(a, b, out=c)
+        cache[key] = (a, b, c)
+    a, b, c = cache[key]
+    start = time.perf_counter()
+    for _ in range(iters):
+        np.matmul(a, b, out=c)
+    print((time.perf_counter() - start) / iters, flush=True)
+"#;
+
+impl Numpy {
+    fn start(threads: usize) -> Option<Numpy> {
+        let available = Command::new("python3")
+            .args(["-c", "import numpy"])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !available {
+            eprintln!("bench gemm: python3 with numpy not found; skipping the numpy baseline");
+            return None;
+        }
+        let mut child = Command::new("python3")
+            .args(["-c", NUMPY_SCRIPT])
+            .env("OPENBLAS_NUM_THREADS", threads.to_string())
+            .env("OMP_NUM_THREADS", threads.to_string())
+            // These two (set on some machines) slow a current numpy's OpenBLAS down.
+            .env_remove("OPENBLAS_CORETYPE")
+            .env_remove("OPENBLAS_L2_SIZE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let input = child.stdin.take()?;
+        let output = BufReader::new(child.stdout.take()?);
+        Some(Numpy {
+            child,
+            input,
+            output,
+        })
+    }
+
+    fn time(&mut self, shape: &Shape, dtype: &str, iterations: usize) -> Option<f64> {
+        writeln!(
+            self.input,
+            "{} {} {} {} {}",
+            shape.m, shape.n, shape.k, dtype, iterations
+        )
+        .ok()?;
+        let mut line = String::new();
+        self.output.read_line(&mut line).ok()?;
+        line.trim().parse().ok()
+    }
+}
+
+impl Drop for Numpy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Seconds per call of `body`, run `iterations` times.
+fn time_per_call(iterations: usize, mut body: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iterations {
+        body();
+    }
+    start.elapsed().as_secs_f64() / iterations as f64
+}
+
+fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result<(), String> {
+    let mut numpy = Numpy::start(threads);
+    let dtype = E::DTYPE.to_string();
+    let mut rng = Rng::seed_from(0);
+    for shape in shapes {
+        let (m, n, k) = (shape.m, shape.n, shape.k);
+        let a: Vec<E> = (0..m * k).map(|_| E::from_f64(rng.normal())).collect();
+        let b: Vec<E> = (0..k * n).map(|_| E::from_f64(rng.normal())).collect();
+        let mut c = vec![E::ZERO; m * n];
+        let flops = 2.0 * (m * n * k) as f64;
+        // Enough calls per timing to last ~30 ms at 100 GFLOP/s.
+        let iterations = ((3e9 / flops).ceil() as usize).clamp(1, 1000);
+        let run_ours = |c: &mut [E]| {
+            // C [m × n] ← A [m × k] · B [k × n]
+            let result = MatRef::row_major(&a, m, k).and_then(|a_view| {
+                gemm(
+                    E::ONE,
+                    a_view,
+                    MatRef::row_major(&b, k, n)?,
+                    E::ZERO,
+                    MatMut::row_major(c, m, n)?,
+                )
+            });
+            result.expect("dense operands of matching shapes")
+        };
+        // Warm up (page faults, packing buffers, thread pools).
+        run_ours(&mut c);
+        E::matrixmultiply(&a, &b, &mut c, m, n, k);
+        let mut best = [f64::INFINITY; 3];
+        for _ in 0..reps {
+            best[0] = best[0].min(time_per_call(iterations, || run_ours(&mut c)));
+            best[1] = best[1].min(time_per_call(iterations, || {
+                E::matrixmultiply(&a, &b, &mut c, m, n, k)
+            }));
+            if let Some(numpy) = numpy.as_mut() {
+                if let Some(seconds) = numpy.time(shape, &dtype, iterations) {
+                    best[2] = best[2].min(seconds);
+                }
+            }
+        }
+        for (name, seconds) in ["unravel", "matrixmultiply", "numpy"].iter().zip(best) {
+            if !seconds.is_finite() {
+                continue;
+            }
+            // Written field by field to keep this order (serde_json's map would sort the keys).
+            let layer = shape
+                .label
+                .map(|l| format!(",\"layer\":{}", serde_json::Value::from(l)))
+                .unwrap_or_default();
+            writeln!(
+                std::io::stdout().lock(),
+                "{{\"op\":\"gemm\",\"impl\":\"{name}\",\"m\":{m},\"n\":{n},\"k\":{k},\"dtype\":\"{dtype}\",\"threads\":{threads},\"gflops\":{:.2},\"ms\":{:.4}{layer}}}",
+                flops / seconds / 1e9,
+                seconds * 1e3
+            )
+            .map_err(|e| format!("bench gemm: cannot write the results: {e}"))?;
+        }
+    }
+    Ok(())
 }

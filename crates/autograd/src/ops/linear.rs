@@ -1,6 +1,6 @@
 //! The fully connected layer `y = x·Wᵀ + b` (ResNet's classifier), with `x: [N, in]`,
-//! `W: [out, in]` (PyTorch's layout), `b: [out]`. Its three gradients are GEMMs against the
-//! tensor crate's kernel, the transposes being strided views (no copies):
+//! `W: [out, in]` (PyTorch's layout), `b: [out]`. Its three gradients are matrix products on
+//! the tensor crate's GEMM, the transposes being strided views read in place (no copies):
 //!
 //! ```text
 //! forward  y  = x · Wᵀ + b     [N, out] = [N, in]·[in, out]
@@ -13,41 +13,11 @@
 //! `∂y[n, o]/∂W[o, i] = x[n, i]`; summing `dy[n, o]` times these over the indices that do not
 //! appear in the variable gives the three lines above.
 
-use unravel_tensor::gemm::{gemm, MatMut, MatRef};
 use unravel_tensor::{Float, Tensor, TensorError};
 
 use crate::error::{AutogradError, Result};
 use crate::op::{BackwardRule, InputGradients, Op};
 use crate::var::Var;
-
-/// `op(a) · op(b)` for 2-D tensors, `op` = transpose when asked (a strided view, no copy).
-fn gemm_2d<E: Float>(
-    a: &Tensor<E>,
-    transpose_a: bool,
-    b: &Tensor<E>,
-    transpose_b: bool,
-) -> Result<Tensor<E>> {
-    let a_data = a.contiguous_data("linear")?;
-    let b_data = b.contiguous_data("linear")?;
-    let mut a_view = MatRef::row_major(&a_data, a.shape()[0], a.shape()[1])?;
-    let mut b_view = MatRef::row_major(&b_data, b.shape()[0], b.shape()[1])?;
-    if transpose_a {
-        a_view = a_view.t();
-    }
-    if transpose_b {
-        b_view = b_view.t();
-    }
-    let (rows, cols) = (a_view.rows(), b_view.cols());
-    let mut out = vec![E::ZERO; rows * cols];
-    gemm(
-        E::ONE,
-        a_view,
-        b_view,
-        E::ZERO,
-        MatMut::row_major(&mut out, rows, cols)?,
-    )?;
-    Ok(Tensor::from_vec(out, &[rows, cols])?)
-}
 
 /// Record of a linear layer: x kept if W needs a gradient, W kept if x does.
 pub(crate) struct LinearRecord<E: Float> {
@@ -67,11 +37,13 @@ impl<E: Float> BackwardRule<E> for LinearRecord<E> {
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
         gradients.give(self.input, || {
             // dx: [N, in] = dy [N, out] · W [out, in]
-            gemm_2d(grad_output, false, saved(&self.weight_value)?, false)
+            Ok(grad_output.matmul(saved(&self.weight_value)?)?)
         })?;
         gradients.give(self.weight, || {
             // dW: [out, in] = dyᵀ [out, N] · x [N, in]
-            gemm_2d(grad_output, true, saved(&self.input_value)?, false)
+            Ok(grad_output
+                .transpose(0, 1)?
+                .matmul(saved(&self.input_value)?)?)
         })?;
         // db: [out] = Σ over the batch axis
         gradients.give(self.bias, || Ok(grad_output.sum(&[0], false)?))
@@ -138,7 +110,7 @@ impl<E: Float> Var<E> {
             }
         }
         // y: [N, out] = x [N, in] · Wᵀ [in, out]
-        let mut value = gemm_2d(self.value(), false, weight.value(), true)?;
+        let mut value = self.value().matmul(&weight.value().transpose(0, 1)?)?;
         if let Some(bias) = bias {
             value = value.add(bias.value())?; // b broadcast over the batch
         }

@@ -6,6 +6,7 @@ pub(crate) mod arithmetic;
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod linear;
+pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod shape;

@@ -42,7 +42,7 @@ fn a_variable_used_twice_gets_the_sum() {
     let mut rng = Rng::seed_from(41);
     let x = randn(&[3, 4], &mut rng);
     // x ⊙ x: both operands are the same node.
-    check("x * x", |v| v[0].mul(&v[0]), &[x.clone()]);
+    check("x * x", |v| v[0].mul(&v[0]), [x.clone()]);
     check(
         "x / x + x",
         |v| v[0].div(&v[0])?.add(&v[0]),
@@ -60,8 +60,8 @@ fn a_variable_used_twice_gets_the_sum() {
 fn scalar_ops() {
     let mut rng = Rng::seed_from(42);
     let x = randn(&[2, 3, 5], &mut rng);
-    check("add_scalar", |v| v[0].add_scalar(1.5), &[x.clone()]);
-    check("mul_scalar", |v| v[0].mul_scalar(-0.75), &[x.clone()]);
+    check("add_scalar", |v| v[0].add_scalar(1.5), [x.clone()]);
+    check("mul_scalar", |v| v[0].mul_scalar(-0.75), [x.clone()]);
     check("neg", |v| v[0].neg(), &[x]);
 }
 
@@ -70,12 +70,25 @@ fn unary_functions() {
     let mut rng = Rng::seed_from(43);
     // ReLU: inputs at least 0.1 from the kink at 0.
     let x = away_from_zero(&[3, 7], 0.1, 2.0, &mut rng).unwrap();
-    check("relu", |v| v[0].relu(), &[x.clone()]);
-    check("exp", |v| v[0].exp(), &[x.clone()]);
+    check("relu", |v| v[0].relu(), [x.clone()]);
+    check("exp", |v| v[0].exp(), [x.clone()]);
     let positive = Tensor::rand_uniform(&[3, 7], 0.5, 3.0, &mut rng);
-    check("log", |v| v[0].log(), &[positive.clone()]);
-    check("sqrt", |v| v[0].sqrt(), &[positive.clone()]);
-    check("powf 2.5", |v| v[0].powf(2.5), &[positive.clone()]);
+    check("log", |v| v[0].log(), [positive.clone()]);
+    check("sqrt", |v| v[0].sqrt(), [positive.clone()]);
+    check("powf 2.5", |v| v[0].powf(2.5), [positive.clone()]);
     check("powf -1.5", |v| v[0].powf(-1.5), &[positive]);
     check("square", |v| v[0].square(), &[x]);
+}
+
+#[test]
+fn non_contiguous_operands() {
+    let mut rng = Rng::seed_from(44);
+    let a = randn(&[4, 3, 2], &mut rng);
+    let b = randn(&[2, 8, 1], &mut rng);
+    // A permuted view times a stepped slice, broadcast.
+    check(
+        "permuted ⊙ stepped",
+        |v| v[0].permute(&[2, 0, 1])?.mul(&v[1].slice(1, 0, 8, 2)?),
+        [a, b],
+    );
 }

@@ -6,7 +6,7 @@ use unravel_tensor::{Rng, Tensor};
 
 /// Runs a gradcheck with the default options (five-point stencil, h = 1e-4, relative tolerance 1e-6) and fails the
 /// test with the report if it does not pass.
-pub fn check<F>(name: &str, function: F, inputs: &[Tensor<f64>])
+pub fn check<F>(name: &str, function: F, inputs: impl Into<Vec<Tensor<f64>>>)
 where
     F: Fn(&[Var<f64>]) -> Result<Var<f64>>,
 {
@@ -14,11 +14,16 @@ where
 }
 
 /// As [`check`], with options.
-pub fn check_with<F>(name: &str, function: F, inputs: &[Tensor<f64>], options: &GradcheckOptions)
-where
+pub fn check_with<F>(
+    name: &str,
+    function: F,
+    inputs: impl Into<Vec<Tensor<f64>>>,
+    options: &GradcheckOptions,
+) where
     F: Fn(&[Var<f64>]) -> Result<Var<f64>>,
 {
-    let report = gradcheck(function, inputs, options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let report =
+        gradcheck(function, &inputs.into(), options).unwrap_or_else(|e| panic!("{name}: {e}"));
     println!("{name}: {report}");
     assert!(report.passed, "{name}: {report}");
     assert!(report.elements_checked > 0, "{name}: nothing checked");

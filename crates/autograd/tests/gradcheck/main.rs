@@ -4,6 +4,7 @@
 mod arithmetic;
 mod batch_norm;
 mod common;
+mod composite;
 mod conv;
 mod layers;
 mod pool;

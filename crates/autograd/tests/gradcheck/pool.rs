@@ -20,7 +20,7 @@ fn max_pool2d_routes_to_the_argmax() {
         check(
             &format!("max_pool2d {params:?}"),
             |v| v[0].max_pool2d(params),
-            &[x.clone()],
+            [x.clone()],
         );
     }
 }
@@ -37,7 +37,7 @@ fn avg_pool2d() {
             check(
                 &format!("avg_pool2d {params:?} count_include_pad={count_include_pad}"),
                 |v| v[0].avg_pool2d(params, count_include_pad),
-                &[x.clone()],
+                [x.clone()],
             );
         }
     }

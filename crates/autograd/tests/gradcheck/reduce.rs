@@ -8,7 +8,7 @@ use crate::common::{check, randn};
 fn sum_and_mean_all() {
     let mut rng = Rng::seed_from(50);
     let x = randn(&[3, 1, 5], &mut rng);
-    check("sum_all", |v| v[0].sum_all(), &[x.clone()]);
+    check("sum_all", |v| v[0].sum_all(), [x.clone()]);
     check("mean_all", |v| v[0].mean_all(), &[x]);
 }
 
@@ -21,12 +21,12 @@ fn sum_and_mean_over_axes() {
             check(
                 &format!("sum {axes:?} keepdim={keepdim}"),
                 |v| v[0].sum(&axes, keepdim),
-                &[x.clone()],
+                [x.clone()],
             );
             check(
                 &format!("mean {axes:?} keepdim={keepdim}"),
                 |v| v[0].mean(&axes, keepdim),
-                &[x.clone()],
+                [x.clone()],
             );
         }
     }

@@ -13,12 +13,12 @@ fn softmax_and_log_softmax_along_each_axis() {
         check(
             &format!("softmax axis {axis}"),
             |v| v[0].softmax(axis),
-            &[x.clone()],
+            [x.clone()],
         );
         check(
             &format!("log_softmax axis {axis}"),
             |v| v[0].log_softmax(axis),
-            &[x.clone()],
+            [x.clone()],
         );
     }
 }
@@ -32,7 +32,7 @@ fn cross_entropy_mean_and_sum() {
         check(
             &format!("cross_entropy {reduction:?}"),
             |v| v[0].cross_entropy(&targets, reduction),
-            &[logits.clone()],
+            [logits.clone()],
         );
     }
 }

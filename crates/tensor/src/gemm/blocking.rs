@@ -19,13 +19,20 @@ use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::pack::{pack_a, pack_b_panel};
+use super::pack::{pack_a, pack_b};
 use super::{Kernel, MatMut, MatRef};
 use crate::Float;
 
 /// Below this many multiply-adds (`m·n·k`), the product runs on the calling thread: rayon's
 /// fork/join would cost more than it saves.
 const PARALLEL_THRESHOLD: usize = 96 * 96 * 96;
+
+/// Work items per thread in a slab: more than one, so that when the OS preempts one thread
+/// (busy machines) the others can take over its remaining items.
+const ITEMS_PER_THREAD: usize = 2;
+
+/// B panels packed by one task when packing is split across threads.
+const PACK_B_PANELS_PER_TASK: usize = 8;
 
 /// The destination matrix as a raw pointer, so that threads can write disjoint tiles of it.
 #[derive(Clone, Copy)]
@@ -38,7 +45,8 @@ struct SharedOutput<E> {
 impl<E> SharedOutput<E> {
     /// Address of element `(row, col)` (computed, not dereferenced).
     fn element(&self, row: usize, col: usize) -> *mut E {
-        self.ptr.wrapping_add(row * self.row_stride + col * self.col_stride)
+        self.ptr
+            .wrapping_add(row * self.row_stride + col * self.col_stride)
     }
 }
 
@@ -52,7 +60,11 @@ unsafe impl<E: Send> Sync for SharedOutput<E> {}
 /// thread reuses its buffer across calls); the buffer is put back by `give_back`. Taking (not
 /// borrowing) makes it safe if a nested call on the same thread needs one too: it gets an empty
 /// buffer and allocates.
-fn with_scratch<E: Float, R>(key: &'static LocalKey<Cell<Vec<E>>>, len: usize, body: impl FnOnce(&mut [E]) -> R) -> R {
+fn with_scratch<E: Float, R>(
+    key: &'static LocalKey<Cell<Vec<E>>>,
+    len: usize,
+    body: impl FnOnce(&mut [E]) -> R,
+) -> R {
     let mut buffer = key.with(Cell::take);
     let slack = 64 / std::mem::size_of::<E>();
     if buffer.len() < len + slack {
@@ -65,7 +77,14 @@ fn with_scratch<E: Float, R>(key: &'static LocalKey<Cell<Vec<E>>>, len: usize, b
 }
 
 /// `C ← α·A·B + β·C` with kernel `kernel`; shapes already checked and C free of aliasing.
-pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, beta: E, mut c: MatMut<'_, E>) {
+pub(super) fn gemm_blocked<E: Float>(
+    kernel: &Kernel<E>,
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    mut c: MatMut<'_, E>,
+) {
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
     if m == 0 || n == 0 {
         return;
@@ -75,13 +94,25 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
         for i in 0..m {
             for j in 0..n {
                 let value = c.at_mut(i, j);
-                *value = if beta == E::ZERO { E::ZERO } else { beta * *value };
+                *value = if beta == E::ZERO {
+                    E::ZERO
+                } else {
+                    beta * *value
+                };
             }
         }
         return;
     }
-    let threads = if m.saturating_mul(n).saturating_mul(k) < PARALLEL_THRESHOLD { 1 } else { rayon::current_num_threads() };
-    let output = SharedOutput { ptr: c.data_mut().as_mut_ptr(), row_stride: c.row_stride(), col_stride: c.col_stride() };
+    let threads = if m.saturating_mul(n).saturating_mul(k) < PARALLEL_THRESHOLD {
+        1
+    } else {
+        rayon::current_num_threads()
+    };
+    let output = SharedOutput {
+        ptr: c.data_mut().as_mut_ptr(),
+        row_stride: c.row_stride(),
+        col_stride: c.col_stride(),
+    };
     let (mr, nr) = (kernel.mr, kernel.nr);
 
     for jc in (0..n).step_by(kernel.nc) {
@@ -91,12 +122,18 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
             let kc = kernel.kc.min(k - pc);
             let beta_here = if pc == 0 { beta } else { E::ONE };
             with_scratch(kernel.b_scratch, b_panels * nr * kc, |packed_b| {
-                // packed_b: [b_panels][kc][NR] ← B[pc.., jc..] (kc × nc)
-                let pack_one = |(q, panel): (usize, &mut [E])| pack_b_panel(&b, pc, kc, jc, nc, nr, q, panel);
+                // packed_b: [b_panels][kc][NR] ← B[pc.., jc..] (kc × nc), in groups of panels
+                let group = PACK_B_PANELS_PER_TASK;
+                let pack_group = |(g, panels): (usize, &mut [E])| {
+                    pack_b(&b, pc, kc, jc, nc, nr, g * group, panels)
+                };
                 if threads > 1 {
-                    packed_b.par_chunks_mut(nr * kc).enumerate().for_each(pack_one);
+                    packed_b
+                        .par_chunks_mut(group * nr * kc)
+                        .enumerate()
+                        .for_each(pack_group);
                 } else {
-                    packed_b.chunks_mut(nr * kc).enumerate().for_each(pack_one);
+                    pack_b(&b, pc, kc, jc, nc, nr, 0, packed_b);
                 }
                 let plan = Plan::new(m, nc, mr, nr, kernel.mc, threads);
                 let packed_b: &[E] = packed_b;
@@ -135,7 +172,9 @@ pub(super) fn gemm_blocked<E: Float>(kernel: &Kernel<E>, alpha: E, a: MatRef<'_,
                     });
                 };
                 if threads > 1 {
-                    (0..plan.m_blocks * plan.n_chunks).into_par_iter().for_each(run_item);
+                    (0..plan.m_blocks * plan.n_chunks)
+                        .into_par_iter()
+                        .for_each(run_item);
                 } else {
                     (0..plan.m_blocks * plan.n_chunks).for_each(run_item);
                 }
@@ -154,22 +193,36 @@ struct Plan {
 }
 
 impl Plan {
+    /// Balanced for `threads`: the item count is a multiple of the thread count, with items of
+    /// (nearly) equal size, so no thread idles at the end of a slab.
     fn new(m: usize, nc: usize, mr: usize, nr: usize, mc_max: usize, threads: usize) -> Plan {
         let m_panels = m.div_ceil(mr);
         let n_panels = nc.div_ceil(nr);
-        // Row blocks no taller than mc_max (A block in L2), of equal height.
+        // Row blocks no taller than mc_max (A block in L2).
         let mut m_blocks = m.div_ceil(mc_max);
-        // Aim for about 3 items per thread so rayon can balance uneven items.
-        let wanted = if threads > 1 { 3 * threads } else { 1 };
-        let n_chunks = wanted.div_ceil(m_blocks).clamp(1, n_panels);
-        if m_blocks * n_chunks < wanted {
-            m_blocks = wanted.div_ceil(n_chunks).min(m_panels);
+        let mut n_chunks = 1;
+        if threads > 1 {
+            if m_blocks >= threads {
+                // Tall C: split rows into a multiple of the thread count.
+                m_blocks = m_blocks.next_multiple_of(threads).min(m_panels);
+            }
+            if m_blocks < ITEMS_PER_THREAD * threads {
+                // Then split the columns until every thread has `ITEMS_PER_THREAD` items.
+                n_chunks = (ITEMS_PER_THREAD * threads)
+                    .div_ceil(m_blocks)
+                    .min(n_panels);
+            }
         }
         let mc = m_panels.div_ceil(m_blocks) * mr;
         let m_blocks = m.div_ceil(mc);
         let panels_per_chunk = n_panels.div_ceil(n_chunks);
         let n_chunks = n_panels.div_ceil(panels_per_chunk);
-        Plan { mc, m_blocks, n_chunks, panels_per_chunk }
+        Plan {
+            mc,
+            m_blocks,
+            n_chunks,
+            panels_per_chunk,
+        }
     }
 
     /// First row and height of row block `block`.

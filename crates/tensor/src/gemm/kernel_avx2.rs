@@ -47,6 +47,16 @@ macro_rules! avx2_kernel {
             const NR: usize = 2 * $lanes;
             let mut acc0: [$vec; MR] = [$zero(); MR];
             let mut acc1: [$vec; MR] = [$zero(); MR];
+            if cs_c == 1 {
+                // Start fetching the C tile now; it is needed after the k loop.
+                for i in 0..m_eff {
+                    let row = c.wrapping_add(i * rs_c) as *const i8;
+                    _mm_prefetch::<_MM_HINT_T0>(row);
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        row.wrapping_add(NR * std::mem::size_of::<$elem>() - 1),
+                    );
+                }
+            }
             let mut a_ptr = a;
             let mut b_ptr = b;
             for _ in 0..kc {

@@ -36,7 +36,11 @@ pub(super) unsafe fn write_back_scalar<E: Float>(
             // SAFETY: (i, j) is inside the m_eff × n_eff block the caller vouched for.
             unsafe {
                 let dst = c.add(i * rs_c + j * cs_c);
-                *dst = if beta == E::ZERO { alpha * sum } else { alpha * sum + beta * *dst };
+                *dst = if beta == E::ZERO {
+                    alpha * sum
+                } else {
+                    alpha * sum + beta * *dst
+                };
             }
         }
     }
@@ -62,7 +66,12 @@ pub(super) unsafe fn kernel<E: Float, const NR: usize>(
     n_eff: usize,
 ) {
     // SAFETY: the caller guarantees these panel lengths.
-    let (a, b) = unsafe { (std::slice::from_raw_parts(a, MR * kc), std::slice::from_raw_parts(b, NR * kc)) };
+    let (a, b) = unsafe {
+        (
+            std::slice::from_raw_parts(a, MR * kc),
+            std::slice::from_raw_parts(b, NR * kc),
+        )
+    };
     let mut acc = [[E::ZERO; NR]; MR];
     for (a_col, b_row) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         for (acc_row, &a_value) in acc.iter_mut().zip(a_col) {
@@ -72,5 +81,17 @@ pub(super) unsafe fn kernel<E: Float, const NR: usize>(
         }
     }
     // SAFETY: forwarded from this function's contract.
-    unsafe { write_back_scalar(acc.as_flattened(), NR, alpha, beta, c, rs_c, cs_c, m_eff, n_eff) };
+    unsafe {
+        write_back_scalar(
+            acc.as_flattened(),
+            NR,
+            alpha,
+            beta,
+            c,
+            rs_c,
+            cs_c,
+            m_eff,
+            n_eff,
+        )
+    };
 }

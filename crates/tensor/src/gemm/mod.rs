@@ -48,7 +48,14 @@ pub struct MatMut<'a, E> {
     col_stride: usize,
 }
 
-fn check_extent(op: &'static str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> Result<()> {
+fn check_extent(
+    op: &'static str,
+    len: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+) -> Result<()> {
     if rows == 0 || cols == 0 {
         return Ok(());
     }
@@ -66,9 +73,28 @@ fn check_extent(op: &'static str, len: usize, rows: usize, cols: usize, rs: usiz
 
 impl<'a, E> MatRef<'a, E> {
     /// A strided view; fails if an element would fall outside `data`.
-    pub fn new(data: &'a [E], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Result<Self> {
-        check_extent("MatRef::new", data.len(), rows, cols, row_stride, col_stride)?;
-        Ok(MatRef { data, rows, cols, row_stride, col_stride })
+    pub fn new(
+        data: &'a [E],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        check_extent(
+            "MatRef::new",
+            data.len(),
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        )?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
     }
 
     /// A dense row-major `rows × cols` view.
@@ -78,14 +104,30 @@ impl<'a, E> MatRef<'a, E> {
 
     /// The transpose, as a view.
     pub fn t(self) -> Self {
-        MatRef { data: self.data, rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride }
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
     }
 
-    pub fn rows(&self) -> usize { self.rows }
-    pub fn cols(&self) -> usize { self.cols }
-    pub fn row_stride(&self) -> usize { self.row_stride }
-    pub fn col_stride(&self) -> usize { self.col_stride }
-    pub fn data(&self) -> &'a [E] { self.data }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+    pub fn col_stride(&self) -> usize {
+        self.col_stride
+    }
+    pub fn data(&self) -> &'a [E] {
+        self.data
+    }
 
     /// Element `(i, j)`, unchecked beyond the slice's own bounds check.
     #[inline(always)]
@@ -96,9 +138,28 @@ impl<'a, E> MatRef<'a, E> {
 
 impl<'a, E> MatMut<'a, E> {
     /// A strided mutable view; fails if an element would fall outside `data`.
-    pub fn new(data: &'a mut [E], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Result<Self> {
-        check_extent("MatMut::new", data.len(), rows, cols, row_stride, col_stride)?;
-        Ok(MatMut { data, rows, cols, row_stride, col_stride })
+    pub fn new(
+        data: &'a mut [E],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<Self> {
+        check_extent(
+            "MatMut::new",
+            data.len(),
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        )?;
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
     }
 
     /// A dense row-major `rows × cols` view.
@@ -106,11 +167,21 @@ impl<'a, E> MatMut<'a, E> {
         Self::new(data, rows, cols, cols, 1)
     }
 
-    pub fn rows(&self) -> usize { self.rows }
-    pub fn cols(&self) -> usize { self.cols }
-    pub fn row_stride(&self) -> usize { self.row_stride }
-    pub fn col_stride(&self) -> usize { self.col_stride }
-    pub fn data_mut(&mut self) -> &mut [E] { self.data }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+    pub fn col_stride(&self) -> usize {
+        self.col_stride
+    }
+    pub fn data_mut(&mut self) -> &mut [E] {
+        self.data
+    }
 
     /// Element `(i, j)`, mutably.
     #[inline(always)]
@@ -137,7 +208,10 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+            Isa::Avx2Fma => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
             Isa::Portable => true,
             #[allow(unreachable_patterns)]
             _ => false,
@@ -148,14 +222,18 @@ impl Isa {
     pub fn best() -> Isa {
         static BEST: OnceLock<Isa> = OnceLock::new();
         *BEST.get_or_init(|| {
-            [Isa::Avx512, Isa::Avx2Fma].into_iter().find(|isa| isa.is_available()).unwrap_or(Isa::Portable)
+            [Isa::Avx512, Isa::Avx2Fma]
+                .into_iter()
+                .find(|isa| isa.is_available())
+                .unwrap_or(Isa::Portable)
         })
     }
 }
 
 /// A micro-kernel: `C[..m_eff, ..n_eff] ← α·(A_panel·B_panel) + β·C` for one `mr × nr` tile,
 /// arguments `(kc, α, A_panel, B_panel, β, C, rs_c, cs_c, m_eff, n_eff)`.
-type MicroKernel<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize, usize, usize, usize);
+type MicroKernel<E> =
+    unsafe fn(usize, E, *const E, *const E, E, *mut E, usize, usize, usize, usize);
 
 /// A micro-kernel with its tile and cache-block sizes.
 pub struct Kernel<E: 'static> {
@@ -172,8 +250,24 @@ pub struct Kernel<E: 'static> {
     /// Columns of a packed B block `kc × nc` (kept in L3).
     pub nc: usize,
     micro: MicroKernel<E>,
+    /// A variant with fewer rows for matrices whose height it tiles with less padding.
+    narrow: Option<&'static Kernel<E>>,
     a_scratch: &'static LocalKey<Cell<Vec<E>>>,
     b_scratch: &'static LocalKey<Cell<Vec<E>>>,
+}
+
+impl<E> Kernel<E> {
+    /// This kernel, or its narrow variant when that pads `m` rows to at least 5 % fewer.
+    fn for_rows(&'static self, m: usize) -> &'static Kernel<E> {
+        match self.narrow {
+            Some(narrow)
+                if 20 * m.next_multiple_of(narrow.mr) < 19 * m.next_multiple_of(self.mr) =>
+            {
+                narrow
+            }
+            _ => self,
+        }
+    }
 }
 
 impl<E> std::fmt::Debug for Kernel<E> {
@@ -190,7 +284,13 @@ impl<E> std::fmt::Debug for Kernel<E> {
 pub trait GemmElement: Sized + 'static {
     /// `C ← α·A·B + β·C` with the best kernel for this CPU; shapes already checked. With β = 0,
     /// C's old contents (even NaN) are ignored, as in BLAS.
-    fn gemm_unchecked(alpha: Self, a: MatRef<'_, Self>, b: MatRef<'_, Self>, beta: Self, c: MatMut<'_, Self>);
+    fn gemm_unchecked(
+        alpha: Self,
+        a: MatRef<'_, Self>,
+        b: MatRef<'_, Self>,
+        beta: Self,
+        c: MatMut<'_, Self>,
+    );
 
     /// The kernel for `isa`, or `None` if this CPU cannot run it.
     fn kernel(isa: Isa) -> Option<&'static Kernel<Self>>;
@@ -199,10 +299,20 @@ pub trait GemmElement: Sized + 'static {
 macro_rules! impl_gemm_element {
     ($elem:ty, $avx512:ident, $avx2:ident, $nr512:expr, $nr2:expr, $nrp:expr, $kc:expr, $mc:expr, $nc:expr) => {
         impl GemmElement for $elem {
-            fn gemm_unchecked(alpha: $elem, a: MatRef<'_, $elem>, b: MatRef<'_, $elem>, beta: $elem, c: MatMut<'_, $elem>) {
+            fn gemm_unchecked(
+                alpha: $elem,
+                a: MatRef<'_, $elem>,
+                b: MatRef<'_, $elem>,
+                beta: $elem,
+                c: MatMut<'_, $elem>,
+            ) {
                 static BEST: OnceLock<&'static Kernel<$elem>> = OnceLock::new();
-                let kernel = BEST.get_or_init(|| <$elem>::kernel(Isa::best()).or(<$elem>::kernel(Isa::Portable)).expect("the portable kernel always exists"));
-                blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+                let kernel = BEST.get_or_init(|| {
+                    <$elem>::kernel(Isa::best())
+                        .or(<$elem>::kernel(Isa::Portable))
+                        .expect("the portable kernel always exists")
+                });
+                blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
             }
 
             fn kernel(isa: Isa) -> Option<&'static Kernel<$elem>> {
@@ -211,6 +321,20 @@ macro_rules! impl_gemm_element {
                     static B_SCRATCH: Cell<Vec<$elem>> = const { Cell::new(Vec::new()) };
                 }
                 #[cfg(target_arch = "x86_64")]
+                static AVX512_NARROW: Kernel<$elem> = Kernel {
+                    isa: Isa::Avx512,
+                    mr: kernel_avx512::MR_NARROW,
+                    nr: $nr512,
+                    // Few rows reuse each B micro-panel only a few times: keep it within L1.
+                    kc: $kc / 2,
+                    mc: $mc,
+                    nc: $nc,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR_NARROW }>,
+                    narrow: None,
+                    a_scratch: &A_SCRATCH,
+                    b_scratch: &B_SCRATCH,
+                };
+                #[cfg(target_arch = "x86_64")]
                 static AVX512: Kernel<$elem> = Kernel {
                     isa: Isa::Avx512,
                     mr: kernel_avx512::MR,
@@ -218,7 +342,8 @@ macro_rules! impl_gemm_element {
                     kc: $kc,
                     mc: $mc,
                     nc: $nc,
-                    micro: kernel_avx512::$avx512,
+                    micro: kernel_avx512::$avx512::<{ kernel_avx512::MR }>,
+                    narrow: Some(&AVX512_NARROW),
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -231,6 +356,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_avx2::$avx2,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -242,6 +368,7 @@ macro_rules! impl_gemm_element {
                     mc: $mc,
                     nc: $nc,
                     micro: kernel_portable::kernel::<$elem, { $nrp }>,
+                    narrow: None,
                     a_scratch: &A_SCRATCH,
                     b_scratch: &B_SCRATCH,
                 };
@@ -264,12 +391,37 @@ macro_rules! impl_gemm_element {
 
 // Cache blocks for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the f32 B micro-panel
 // KC × 32 × 4 B = 24 KiB sits in L1; the A block MC × KC fits well inside L2; B block in L3.
-impl_gemm_element!(f32, kernel_f32, kernel_f32, kernel_avx512::NR_F32, kernel_avx2::NR_F32, kernel_portable::NR_F32, 192, 336, 4096);
-impl_gemm_element!(f64, kernel_f64, kernel_f64, kernel_avx512::NR_F64, kernel_avx2::NR_F64, kernel_portable::NR_F64, 192, 168, 2048);
+impl_gemm_element!(
+    f32,
+    kernel_f32,
+    kernel_f32,
+    kernel_avx512::NR_F32,
+    kernel_avx2::NR_F32,
+    kernel_portable::NR_F32,
+    384,
+    336,
+    4096
+);
+impl_gemm_element!(
+    f64,
+    kernel_f64,
+    kernel_f64,
+    kernel_avx512::NR_F64,
+    kernel_avx2::NR_F64,
+    kernel_portable::NR_F64,
+    384,
+    168,
+    2048
+);
 
 /// Checks that `A: m×k`, `B: k×n`, `C: m×n` agree, and that no two elements of C share memory
 /// (C is written in parallel).
-fn check_operands<E>(op: &'static str, a: &MatRef<'_, E>, b: &MatRef<'_, E>, c: &MatMut<'_, E>) -> Result<()> {
+fn check_operands<E>(
+    op: &'static str,
+    a: &MatRef<'_, E>,
+    b: &MatRef<'_, E>,
+    c: &MatMut<'_, E>,
+) -> Result<()> {
     if a.cols != b.rows || c.rows != a.rows || c.cols != b.cols {
         return Err(TensorError::invalid(
             op,
@@ -284,7 +436,11 @@ fn check_operands<E>(op: &'static str, a: &MatRef<'_, E>, b: &MatRef<'_, E>, c: 
     let ((inner_len, inner_stride), (outer_len, outer_stride)) = {
         let rows = (c.rows, c.row_stride);
         let cols = (c.cols, c.col_stride);
-        if rows.1 <= cols.1 { (rows, cols) } else { (cols, rows) }
+        if rows.1 <= cols.1 {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        }
     };
     let empty = inner_len == 0 || outer_len == 0;
     let inner_ok = inner_len <= 1 || inner_stride > 0;
@@ -315,7 +471,13 @@ fn check_operands<E>(op: &'static str, a: &MatRef<'_, E>, b: &MatRef<'_, E>, c: 
 /// assert_eq!(c, a);
 /// # Ok::<(), unravel_tensor::TensorError>(())
 /// ```
-pub fn gemm<E: Float>(alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, beta: E, c: MatMut<'_, E>) -> Result<()> {
+pub fn gemm<E: Float>(
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    c: MatMut<'_, E>,
+) -> Result<()> {
     check_operands("gemm", &a, &b, &c)?;
     E::gemm_unchecked(alpha, a, b, beta, c);
     Ok(())
@@ -334,10 +496,18 @@ pub fn gemm<E: Float>(alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, beta: E, c: 
 /// assert_eq!(c, [32.0]);
 /// # Ok::<(), unravel_tensor::TensorError>(())
 /// ```
-pub fn gemm_with_isa<E: Float>(isa: Isa, alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, beta: E, c: MatMut<'_, E>) -> Result<()> {
+pub fn gemm_with_isa<E: Float>(
+    isa: Isa,
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    c: MatMut<'_, E>,
+) -> Result<()> {
     check_operands("gemm", &a, &b, &c)?;
-    let kernel = E::kernel(isa)
-        .ok_or_else(|| TensorError::invalid("gemm", format!("this CPU cannot run the {isa:?} kernel")))?;
-    blocking::gemm_blocked(kernel, alpha, a, b, beta, c);
+    let kernel = E::kernel(isa).ok_or_else(|| {
+        TensorError::invalid("gemm", format!("this CPU cannot run the {isa:?} kernel"))
+    })?;
+    blocking::gemm_blocked(kernel.for_rows(a.rows()), alpha, a, b, beta, c);
     Ok(())
 }

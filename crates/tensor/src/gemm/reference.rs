@@ -20,7 +20,13 @@ use crate::Float;
 /// assert_eq!(c, [7.0, 10.0, 15.0, 22.0]);
 /// # Ok::<(), unravel_tensor::TensorError>(())
 /// ```
-pub fn gemm_reference<E: Float>(alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, beta: E, mut c: MatMut<'_, E>) -> Result<()> {
+pub fn gemm_reference<E: Float>(
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    mut c: MatMut<'_, E>,
+) -> Result<()> {
     check_operands("gemm_reference", &a, &b, &c)?;
     for i in 0..c.rows() {
         for j in 0..c.cols() {
@@ -29,7 +35,11 @@ pub fn gemm_reference<E: Float>(alpha: E, a: MatRef<'_, E>, b: MatRef<'_, E>, be
                 sum += *a.at(i, p) * *b.at(p, j);
             }
             let out = c.at_mut(i, j);
-            *out = if beta == E::ZERO { alpha * sum } else { alpha * sum + beta * *out };
+            *out = if beta == E::ZERO {
+                alpha * sum
+            } else {
+                alpha * sum + beta * *out
+            };
         }
     }
     Ok(())

@@ -36,10 +36,12 @@
 //!
 //! # Kernels
 //!
-//! Statistics are two-pass (mean, then squared deviations from it), accumulated in `f64` for both
-//! element types, per `(n, c)` plane in parallel, then added per channel in a fixed order: the
-//! result is bit-identical for any number of threads. Files: `train.rs`, `eval.rs`,
-//! `running.rs`, `statistics.rs` (the shared reductions), [`reference`] (plain versions).
+//! Statistics are two-pass (mean, then squared deviations from it) within each `(n, c)` plane,
+//! which stays in cache, accumulated in `f64` for both element types; planes run in parallel and
+//! are merged per channel in a fixed order with Chan's pairwise formula, so the input is read
+//! from memory once and the result is bit-identical for any number of threads. Gradient sums are
+//! formed the same way. Files: `train.rs`, `eval.rs`,
+//! `running.rs`, `statistics.rs` (the shared reductions), [`reference`](mod@reference) (plain versions).
 
 mod eval;
 pub mod reference;

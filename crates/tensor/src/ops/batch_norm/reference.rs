@@ -18,6 +18,13 @@ fn values<E: Float>(tensor: Option<&Tensor<E>>, channels: usize, default: f64) -
 }
 
 /// Per-channel batch mean and biased variance, two passes in `f64`.
+///
+/// ```
+/// use unravel_tensor::{ops::batch_norm::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2])?; // [N = 2, C = 2]
+/// assert_eq!(reference::batch_statistics(&x), (vec![2.0, 20.0], vec![1.0, 100.0]));
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn batch_statistics<E: Float>(input: &Tensor<E>) -> (Vec<f64>, Vec<f64>) {
     let (n, c, s) = split(input.shape());
     let x: Vec<f64> = input.to_vec().iter().map(|v| v.to_f64()).collect();
@@ -43,6 +50,13 @@ pub fn batch_statistics<E: Float>(input: &Tensor<E>) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// `y = γ·(x − μ)/√(σ² + ε) + β` with the given per-channel μ, σ².
+///
+/// ```
+/// use unravel_tensor::{ops::batch_norm::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![3.0, 5.0], &[2, 1])?;
+/// assert_eq!(reference::normalise(&x, &[1.0], &[4.0], None, None, 0.0), vec![1.0, 2.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn normalise<E: Float>(
     input: &Tensor<E>,
     mean: &[f64],
@@ -68,6 +82,14 @@ pub fn normalise<E: Float>(
 }
 
 /// Training-mode forward: (output, mean, biased variance).
+///
+/// ```
+/// use unravel_tensor::{ops::batch_norm::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 3.0], &[2, 1])?;
+/// let (y, mean, variance) = reference::batch_norm_train(&x, None, None, 0.0)?;
+/// assert_eq!((y, mean, variance), (vec![-1.0, 1.0], vec![2.0], vec![1.0]));
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn batch_norm_train<E: Float>(
     input: &Tensor<E>,
     weight: Option<&Tensor<E>>,
@@ -80,6 +102,15 @@ pub fn batch_norm_train<E: Float>(
 }
 
 /// Training-mode backward, closed form: (dx, dγ, dβ), statistics recomputed in `f64`.
+///
+/// ```
+/// use unravel_tensor::{ops::batch_norm::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 3.0], &[2, 1])?;
+/// let dy = Tensor::<f64>::from_vec(vec![1.0, 1.0], &[2, 1])?;
+/// let (dx, d_gamma, d_beta) = reference::batch_norm_train_backward(&dy, &x, None, 0.0);
+/// assert_eq!((dx, d_gamma, d_beta), (vec![0.0, 0.0], vec![0.0], vec![2.0]));
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn batch_norm_train_backward<E: Float>(
     grad_output: &Tensor<E>,
     input: &Tensor<E>,

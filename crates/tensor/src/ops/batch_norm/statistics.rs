@@ -2,7 +2,9 @@
 //! kernels.
 //!
 //! Reductions accumulate in `f64` with eight independent lanes per plane (the compiler
-//! vectorises them; the order is fixed), then add plane results per channel in batch order. Work
+//! vectorises them; the order is fixed), then combine plane results per channel in batch order:
+//! sums are added; mean and variance are merged with Chan's pairwise formula, so the statistics
+//! are two-pass accurate while reading the input from memory once. Work
 //! is split by shape only — one task per `(n, c)` plane, or per block of rows when planes are
 //! short — never by thread count, so results are bit-identical for any number of threads.
 
@@ -78,6 +80,111 @@ where
         for sums in partial {
             for (total, part) in totals.iter_mut().zip(sums) {
                 add_pair(total, part);
+            }
+        }
+    }
+    totals
+}
+
+/// Count, mean and sum of squared deviations `M2 = Σ (x − mean)²` of a group of values.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Moments {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    /// Two passes over `x` (mean, then squared deviations from it); `x` is short enough to stay
+    /// in cache, so the second pass costs no memory traffic.
+    fn of_plane<E: crate::Float>(x: &[E]) -> Self {
+        let mean = plane_sum(x) / x.len() as f64;
+        Moments {
+            count: x.len() as f64,
+            mean,
+            m2: plane_squared_deviation(x, mean),
+        }
+    }
+
+    /// Chan, Golub & LeVeque's pairwise update: the moments of the union of two groups,
+    /// `mean = ma + δ·nb/n`, `M2 = M2a + M2b + δ²·na·nb/n` with `δ = mb − ma`, `n = na + nb`.
+    /// Stable, unlike `Σx²/n − mean²`.
+    fn merge(self, other: Moments) -> Self {
+        if self.count == 0.0 {
+            return other;
+        }
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        Moments {
+            count,
+            mean: self.mean + delta * (other.count / count),
+            m2: self.m2 + other.m2 + delta * delta * (self.count * other.count / count),
+        }
+    }
+
+    pub(crate) fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// The biased variance `M2 / count`.
+    pub(crate) fn variance(&self) -> f64 {
+        self.m2 / self.count
+    }
+}
+
+/// Per-channel moments of `x` (row-major `[N, C, spatial]`) in one sweep over memory: two-pass
+/// moments of each `(n, c)` plane (or, for short planes, of each channel within a block of
+/// rows), merged per channel in batch order with [`Moments::merge`]. The split depends on the
+/// shape only, so the result is the same for any number of threads.
+pub(crate) fn channel_moments<E: crate::Float>(x: &[E], layout: ChannelLayout) -> Vec<Moments> {
+    let ChannelLayout {
+        batch,
+        channels,
+        spatial,
+    } = layout;
+    let parallel = x.len() >= PARALLEL_THRESHOLD;
+    let mut totals = vec![Moments::default(); channels];
+    if spatial >= PLANE_MIN {
+        let plane = |p: usize| Moments::of_plane(&x[p * spatial..(p + 1) * spatial]);
+        let partial: Vec<Moments> = if parallel {
+            (0..batch * channels).into_par_iter().map(plane).collect()
+        } else {
+            (0..batch * channels).map(plane).collect()
+        };
+        for (p, part) in partial.into_iter().enumerate() {
+            totals[p % channels] = totals[p % channels].merge(part);
+        }
+    } else {
+        let rows = rows_per_block(layout);
+        // One block of rows, all channels: per channel, the mean, then the squared deviations,
+        // both over the block's values of that channel (the block stays in cache).
+        let block = |b: usize| {
+            let row_range = b * rows..((b + 1) * rows).min(batch);
+            let planes = |c: usize| {
+                row_range
+                    .clone()
+                    .map(move |n| &x[(n * channels + c) * spatial..][..spatial])
+            };
+            (0..channels)
+                .map(|c| {
+                    let count = (row_range.len() * spatial) as f64;
+                    let mean = planes(c).map(plane_sum).sum::<f64>() / count;
+                    let m2 = planes(c)
+                        .map(|plane| plane_squared_deviation(plane, mean))
+                        .sum();
+                    Moments { count, mean, m2 }
+                })
+                .collect::<Vec<_>>()
+        };
+        let blocks = batch.div_ceil(rows);
+        let partial: Vec<Vec<Moments>> = if parallel {
+            (0..blocks).into_par_iter().map(block).collect()
+        } else {
+            (0..blocks).map(block).collect()
+        };
+        for moments in partial {
+            for (total, part) in totals.iter_mut().zip(moments) {
+                *total = total.merge(part);
             }
         }
     }

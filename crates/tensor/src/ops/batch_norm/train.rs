@@ -1,9 +1,7 @@
 //! Training-mode batch norm: batch statistics, normalisation, and the closed-form backward
 //! derived in the [module docs](super).
 
-use super::statistics::{
-    channel_sums, for_each_plane_mut, plane_grad_sums, plane_squared_deviation, plane_sum,
-};
+use super::statistics::{channel_moments, channel_sums, for_each_plane_mut, plane_grad_sums};
 use super::{
     channel_tensor, channel_values, check_eps, check_input, check_same_shape, BatchNormGrads,
     BatchNormTrain,
@@ -60,19 +58,11 @@ pub fn batch_norm_train<E: Float>(
     let x = input.contiguous_data(OP)?;
     let spatial = layout.spatial;
 
-    // Pass 1: μ = Σx / M.
-    let sums = channel_sums(layout, |_, offset| {
-        [plane_sum(&x[offset..offset + spatial]), 0.0]
-    });
-    let mean: Vec<f64> = sums.iter().map(|s| s[0] / count as f64).collect();
-    // Pass 2: σ² = Σ(x − μ)² / M (no cancellation, unlike E[x²] − μ²).
-    let squares = channel_sums(layout, |c, offset| {
-        [
-            plane_squared_deviation(&x[offset..offset + spatial], mean[c]),
-            0.0,
-        ]
-    });
-    let variance: Vec<f64> = squares.iter().map(|s| s[0] / count as f64).collect();
+    // μ and σ² = Σ(x − μ)²/M per channel: two-pass per plane (no cancellation, unlike
+    // E[x²] − μ²), planes merged exactly; one sweep over memory.
+    let moments = channel_moments(&x, layout);
+    let mean: Vec<f64> = moments.iter().map(|m| m.mean()).collect();
+    let variance: Vec<f64> = moments.iter().map(|m| m.variance()).collect();
     let inverse_std: Vec<f64> = variance.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
 
     // y = (x − μ)·(γ·s) + β, per channel constants in E.

@@ -1,25 +1,81 @@
-//! The CPU backward kernels of conv2d.
+//! The CPU backward kernels of conv2d, cut into the same column blocks as the forward (see
+//! [`super::blocking`]).
 //!
-//! - input:  `dX_n = col2im(W_gᵀ · dY_n,g)`, per image in parallel, a tile of output positions
-//!   at a time (the tile's `dcols` stays in cache between the GEMM and col2im);
-//! - weight: `dW_g = Σ_n dY_n,g · cols_n,gᵀ`, the batch split into a fixed number of chunks
-//!   (not one per thread, so the sum is the same on any machine), chunk partials added in order;
+//! - input:  `dX = col2im(W_gᵀ · dY_g)` per block, blocks of images in parallel (a block's
+//!   `dcols` stays in cache between the GEMM and col2im);
+//! - weight: `dW_g = Σ_blocks dY_g[:, block] · cols_blockᵀ`, the blocks split into a fixed
+//!   number of chunks (not one per thread, so the sum is the same on any machine), each chunk
+//!   summing into its own partial, partials added in chunk order;
 //! - bias:   `db[o] = Σ_n Σ_p dY[n, o, p]`, channels in parallel.
 
 use rayon::prelude::*;
 
-use super::col2im::{col2im_tile, scatter_1x1};
-use super::im2col::{im2col_tile, image_tiles, subsample_1x1, ImageRef};
+use super::blocking::{gather_images, Blocking};
+use super::col2im::{block_col2im, unstage_block, zero_staged_block};
+use super::im2col::{block_columns, stage_block, ImageRef};
+use super::staged::Staging;
 use super::ConvShape;
 use crate::error::Result;
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::{Float, Tensor};
 
-/// The batch is summed in at most this many chunks for the weight gradient, each with its own
+/// The weight gradient sums the batch's blocks in at most this many chunks, each with its own
 /// partial `dW`, whatever the number of threads.
-const WEIGHT_GRAD_BATCH_CHUNKS: usize = 4;
-/// For the 1×1 weight gradient, split the output channels into this many row blocks.
-const WEIGHT_GRAD_ROW_BLOCKS: usize = 8;
+const WEIGHT_GRAD_CHUNKS: usize = 4;
+
+/// Per-task scratch: a block's staged images, its columns and its gathered `dY`.
+#[derive(Default)]
+struct Scratch<E> {
+    staged: Vec<E>,
+    cols: Vec<E>,
+    grad: Vec<E>,
+}
+
+impl<E: Float> Scratch<E> {
+    fn reserve(&mut self, cols: usize, grad: usize) {
+        if self.cols.len() < cols {
+            self.cols.resize(cols, E::ZERO);
+        }
+        if self.grad.len() < grad {
+            self.grad.resize(grad, E::ZERO);
+        }
+    }
+}
+
+/// `dY[rows, block]` as a matrix `[rows.len(), images·tile.len()]`: a strided view of `dy_block`
+/// (`[images, C_out, oh·ow]`) for a single image, else gathered into `buffer`.
+fn grad_block<'a, E: Float>(
+    dy_block: &'a [E],
+    shape: &ConvShape,
+    images: usize,
+    rows: std::ops::Range<usize>,
+    tile: std::ops::Range<usize>,
+    buffer: &'a mut [E],
+) -> Result<MatRef<'a, E>> {
+    let positions = shape.positions();
+    let width = images * tile.len();
+    if images == 1 {
+        // dY_n[rows, tile]: rows oh·ow apart
+        return MatRef::new(
+            &dy_block[rows.start * positions + tile.start..],
+            rows.len(),
+            width,
+            positions,
+            1,
+        );
+    }
+    let count = rows.len();
+    let buffer = &mut buffer[..count * width];
+    gather_images(
+        dy_block,
+        [shape.out_channels, positions],
+        images,
+        rows,
+        tile,
+        buffer,
+    );
+    MatRef::row_major(buffer, count, width)
+}
 
 /// `dX: [N, C_in, H, W]` from `dY: [N, C_out, oh, ow]` and `W: [C_out, C_in/G, kh, kw]` (both
 /// dense).
@@ -37,21 +93,27 @@ pub(crate) fn backward_input_cpu<E: Float>(
     }
     let (group_in, group_out, group_rows) =
         (shape.group_in(), shape.group_out(), shape.group_rows());
-    let one_by_one = shape.is_one_by_one();
-    let tiles = image_tiles::<E>(shape);
-    let buffer_len = tiles.iter().map(|t| t.len()).max().unwrap_or(0) * group_rows;
+    let blocking = Blocking::new::<E>(shape);
+    let width_max = blocking.max_width();
+    let staging = Staging::new(shape);
+    // 1×1, stride 1, one image per block: the GEMM writes dX itself.
+    let in_place = shape.is_pointwise() && blocking.images == 1;
 
     grad_input
-        .par_chunks_mut(image_len)
-        .zip(grad_output.par_chunks(grad_len))
+        .par_chunks_mut(blocking.images * image_len)
+        .zip(grad_output.par_chunks(blocking.images * grad_len))
         .try_for_each_init(
-            Vec::new,
-            |dcols: &mut Vec<E>, (dx_image, dy_image)| -> Result<()> {
-                if !shape.is_pointwise() && dcols.len() < buffer_len {
-                    dcols.resize(buffer_len, E::ZERO);
+            Scratch::default,
+            |scratch, (dx_block, dy_block)| -> Result<()> {
+                let images = dx_block.len() / image_len;
+                let dcols_len = if in_place { 0 } else { group_rows * width_max };
+                let grad_len = if images > 1 { group_out * width_max } else { 0 };
+                scratch.reserve(dcols_len, grad_len);
+                if !in_place {
+                    zero_staged_block(images, shape, &staging, &mut scratch.staged);
                 }
-                for tile in &tiles {
-                    let width = tile.len();
+                for tile in &blocking.tiles {
+                    let width = images * tile.len();
                     for g in 0..shape.groups {
                         // W_gᵀ: [C_in/G·kh·kw, C_out/G]
                         let w_g_t = MatRef::row_major(
@@ -60,40 +122,50 @@ pub(crate) fn backward_input_cpu<E: Float>(
                             group_rows,
                         )?
                         .t();
-                        // dY_n,g[:, tile]: [C_out/G, width], row stride oh·ow
-                        let dy_tile = MatRef::new(
-                            &dy_image[g * group_out * positions + tile.start..],
-                            group_out,
-                            width,
-                            positions,
-                            1,
+                        let out_rows = g * group_out..(g + 1) * group_out;
+                        // dY_g[:, block]: [C_out/G, width]
+                        let dy = grad_block(
+                            dy_block,
+                            shape,
+                            images,
+                            out_rows,
+                            tile.clone(),
+                            &mut scratch.grad,
                         )?;
                         let channels = g * group_in..(g + 1) * group_in;
-                        if shape.is_pointwise() {
+                        if in_place {
                             // dX_n,g: [C_in/G, H·W] is the column matrix itself.
                             let dx_g = MatMut::row_major(
-                                &mut dx_image[channels.start * positions..channels.end * positions],
+                                &mut dx_block[channels.start * positions..channels.end * positions],
                                 group_rows,
                                 positions,
                             )?;
-                            gemm(E::ONE, w_g_t, dy_tile, E::ZERO, dx_g)?;
+                            gemm(E::ONE, w_g_t, dy, E::ZERO, dx_g)?;
                             continue;
                         }
                         // dcols: [C_in/G·kh·kw, width]
-                        let dcols = &mut dcols[..group_rows * width];
+                        let dcols = &mut scratch.cols[..group_rows * width];
                         gemm(
                             E::ONE,
                             w_g_t,
-                            dy_tile,
+                            dy,
                             E::ZERO,
                             MatMut::row_major(dcols, group_rows, width)?,
                         )?;
-                        if one_by_one {
-                            scatter_1x1(dcols, shape, channels, dx_image);
-                        } else {
-                            col2im_tile(dcols, shape, channels, tile.clone(), dx_image);
-                        }
+                        // dcols → the staged images of the block (→ dX after the last tile)
+                        block_col2im(
+                            dcols,
+                            shape,
+                            &staging,
+                            channels,
+                            tile.clone(),
+                            &mut scratch.staged,
+                            dx_block,
+                        );
                     }
+                }
+                if !in_place {
+                    unstage_block(&scratch.staged, shape, &staging, dx_block);
                 }
                 Ok(())
             },
@@ -110,135 +182,93 @@ pub(crate) fn backward_weight_cpu<E: Float>(
 ) -> Result<Vec<E>> {
     input.cpu_storage(op)?;
     let weight_len = shape.out_channels * shape.group_rows();
-    if shape.batch == 0 || shape.positions() == 0 {
+    if shape.batch == 0 {
         return Ok(vec![E::ZERO; weight_len]);
     }
-    let dense_images = (0..shape.batch)
-        .map(|n| ImageRef::of(input, op, n).map(|image| image.channels_are_dense(shape.width)))
-        .collect::<Result<Vec<bool>>>()?
-        .into_iter()
-        .all(|dense| dense);
-    if shape.is_pointwise() && dense_images {
-        backward_weight_pointwise(op, grad_output, input, shape)
-    } else {
-        backward_weight_columns(op, grad_output, input, shape)
-    }
+    let images = (0..shape.batch)
+        .map(|n| ImageRef::of(input, op, n))
+        .collect::<Result<Vec<_>>>()?;
+    let blocking = Blocking::new::<E>(shape);
+    backward_weight_columns(grad_output, &images, shape, &blocking)
 }
 
-/// 1×1, stride 1: the images are their own column matrices, so the output channels split into
-/// row blocks that each sum the whole batch in order; no partials, no im2col.
-fn backward_weight_pointwise<E: Float>(
-    op: &'static str,
-    grad_output: &[E],
-    input: &Tensor<E>,
-    shape: &ConvShape,
-) -> Result<Vec<E>> {
-    let positions = shape.positions();
-    let (group_in, group_out) = (shape.group_in(), shape.group_out());
-    let mut grad_weight = vec![E::ZERO; shape.out_channels * group_in];
-    let block_rows = group_out.div_ceil(WEIGHT_GRAD_ROW_BLOCKS).max(1);
-    // Blocks of `block_rows` output channels, never straddling two groups.
-    let blocks: Vec<(usize, usize, &mut [E])> = grad_weight
-        .chunks_mut(group_out * group_in)
-        .enumerate()
-        .flat_map(|(g, group)| {
-            group
-                .chunks_mut(block_rows * group_in)
-                .enumerate()
-                .map(move |(b, rows)| (g, g * group_out + b * block_rows, rows))
-        })
-        .collect();
-    blocks
-        .into_par_iter()
-        .try_for_each(|(g, first_row, dw_rows)| -> Result<()> {
-            let rows = dw_rows.len() / group_in;
-            for n in 0..shape.batch {
-                let image = ImageRef::of(input, op, n)?;
-                // dY_n[rows]: [rows, oh·ow]
-                let dy = MatRef::row_major(
-                    &grad_output[(n * shape.out_channels + first_row) * positions..],
-                    rows,
-                    positions,
-                )?;
-                // X_n,gᵀ: [H·W, C_in/G]
-                let x_t = MatRef::new(
-                    &image.data[image.offset + g * group_in * image.strides[0]..],
-                    group_in,
-                    positions,
-                    image.strides[0],
-                    1,
-                )?
-                .t();
-                let beta = if n == 0 { E::ZERO } else { E::ONE };
-                // dW[rows]: [rows, C_in/G]
-                gemm(
-                    E::ONE,
-                    dy,
-                    x_t,
-                    beta,
-                    MatMut::row_major(dw_rows, rows, group_in)?,
-                )?;
-            }
-            Ok(())
-        })?;
-    Ok(grad_weight)
-}
-
-/// General case: chunks of images in parallel, each summing `dY_n,g · cols_tileᵀ` over its images
-/// and tiles into its own partial `dW`; the partials are then added in chunk order.
+/// Chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
+/// its blocks into its own partial `dW`; the partials are then added in chunk order.
 fn backward_weight_columns<E: Float>(
-    op: &'static str,
     grad_output: &[E],
-    input: &Tensor<E>,
+    images: &[ImageRef<'_, E>],
     shape: &ConvShape,
+    blocking: &Blocking,
 ) -> Result<Vec<E>> {
     let positions = shape.positions();
     let (group_in, group_out, group_rows) =
         (shape.group_in(), shape.group_out(), shape.group_rows());
     let weight_len = shape.out_channels * group_rows;
-    let one_by_one = shape.is_one_by_one();
-    let tiles = image_tiles::<E>(shape);
-    let buffer_len = tiles.iter().map(|t| t.len()).max().unwrap_or(0) * group_rows;
-    let chunk_images = shape.batch.div_ceil(WEIGHT_GRAD_BATCH_CHUNKS);
-    let chunks = shape.batch.div_ceil(chunk_images);
+    let staging = Staging::new(shape);
+    let width_max = blocking.max_width();
+    let image_blocks: Vec<&[ImageRef<'_, E>]> = images.chunks(blocking.images).collect();
+    let blocks_per_chunk = image_blocks.len().div_ceil(WEIGHT_GRAD_CHUNKS);
 
-    let mut partials: Vec<Vec<E>> = (0..chunks)
-        .into_par_iter()
-        .map(|chunk| -> Result<Vec<E>> {
+    let mut partials: Vec<Vec<E>> = image_blocks
+        .par_chunks(blocks_per_chunk)
+        .enumerate()
+        .map(|(chunk, blocks)| -> Result<Vec<E>> {
             let mut partial = vec![E::ZERO; weight_len];
-            let mut cols = vec![E::ZERO; buffer_len];
-            let images = chunk * chunk_images..((chunk + 1) * chunk_images).min(shape.batch);
-            for n in images {
-                let image = ImageRef::of(input, op, n)?;
-                let dy_image = &grad_output[n * shape.out_channels * positions..];
-                for tile in &tiles {
-                    let width = tile.len();
+            let mut scratch = Scratch::default();
+            scratch.reserve(group_rows * width_max, group_out * width_max);
+            for (b, block) in blocks.iter().enumerate() {
+                let first_image = (chunk * blocks_per_chunk + b) * blocking.images;
+                let dy_block = &grad_output[first_image * shape.out_channels * positions..];
+                stage_block(block, shape, &staging, &mut scratch.staged);
+                for tile in &blocking.tiles {
+                    let width = block.len() * tile.len();
                     for g in 0..shape.groups {
                         let channels = g * group_in..(g + 1) * group_in;
-                        // cols_tile: [C_in/G·kh·kw, width]
-                        let cols = &mut cols[..group_rows * width];
-                        if one_by_one {
-                            subsample_1x1(image, shape, channels, cols);
+                        // cols_block: [C_in/G·kh·kw, width]
+                        let cols = if shape.is_pointwise()
+                            && block.len() == 1
+                            && block[0].channels_are_dense(shape.width)
+                        {
+                            // 1×1, stride 1: the channel rows of the image itself
+                            let image = block[0];
+                            MatRef::new(
+                                &image.data[image.offset + channels.start * image.strides[0]..],
+                                group_rows,
+                                width,
+                                image.strides[0],
+                                1,
+                            )?
                         } else {
-                            im2col_tile(image, shape, channels, tile.clone(), cols);
-                        }
-                        // dY_n,g[:, tile]: [C_out/G, width], row stride oh·ow
-                        let dy_tile = MatRef::new(
-                            &dy_image[g * group_out * positions + tile.start..],
-                            group_out,
-                            width,
-                            positions,
-                            1,
+                            let cols = &mut scratch.cols[..group_rows * width];
+                            block_columns(
+                                block,
+                                &scratch.staged,
+                                &staging,
+                                shape,
+                                channels,
+                                tile.clone(),
+                                cols,
+                            );
+                            MatRef::row_major(cols, group_rows, width)?
+                        };
+                        // dY_g[:, block]: [C_out/G, width]
+                        let out_rows = g * group_out..(g + 1) * group_out;
+                        let dy = grad_block(
+                            dy_block,
+                            shape,
+                            block.len(),
+                            out_rows,
+                            tile.clone(),
+                            &mut scratch.grad,
                         )?;
-                        // dW_g: [C_out/G, C_in/G·kh·kw] += dY_tile · cols_tileᵀ
+                        // dW_g: [C_out/G, C_in/G·kh·kw] += dY_block · cols_blockᵀ
                         let dw_g = MatMut::row_major(
                             &mut partial
                                 [g * group_out * group_rows..(g + 1) * group_out * group_rows],
                             group_out,
                             group_rows,
                         )?;
-                        let cols_t = MatRef::row_major(cols, group_rows, width)?.t();
-                        gemm(E::ONE, dy_tile, cols_t, E::ONE, dw_g)?;
+                        gemm(E::ONE, dy, cols.t(), E::ONE, dw_g)?;
                     }
                 }
             }

@@ -2,91 +2,24 @@
 //! read from; entries that im2col read from the padding are dropped.
 //!
 //! `dx[c, oy·sh − ph + ky·dh, ox·sw − pw + kx·dw] += cols[(c·kh + ky)·kw + kx, p − p0]` for the
-//! output positions `p = oy·ow + ox` in `p0..p1`. The loops mirror [`super::im2col::im2col_tile`]
-//! exactly, with the copy turned into an accumulation (a vectorisable `+=` over a run of pixels
-//! when the stride is 1).
+//! output positions `p = oy·ow + ox` in `p0..p1`. It mirrors im2col: the columns are added into
+//! a zeroed staged image (one contiguous `+=` per output row, see [`super::staged`]), which is
+//! then added onto the image, its padding dropped.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::staged::{col2im_staged, unstage_image, Staging};
 use super::ConvShape;
 use crate::Float;
 
-/// Adds `cols: [(channels.len())·kh·kw, positions.len()]` onto `image: [C, H, W]` (dense) for
-/// input channels `channels` and output positions `positions`.
-pub(crate) fn col2im_tile<E: Float>(
-    cols: &[E],
-    shape: &ConvShape,
-    channels: Range<usize>,
-    positions: Range<usize>,
-    image: &mut [E],
-) {
-    let [kh, kw] = shape.kernel;
-    let [sh, sw] = shape.stride;
-    let [ph, pw] = shape.padding;
-    let [dh, dw] = shape.dilation;
-    let (height, width) = (shape.height, shape.width);
-    let ow = shape.out[1];
-    let tile = positions.len();
-    let first_row = positions.start / ow;
-    let last_row = (positions.end - 1) / ow;
-    // cols: [C_tile·kh·kw, tile]
-    let mut rows = cols[..channels.len() * kh * kw * tile].chunks_exact(tile);
-    for c in channels {
-        let channel = &mut image[c * height * width..(c + 1) * height * width];
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let src = rows.next().expect("cols holds one row per tap");
-                // Output positions ox whose tap kx lands inside the image.
-                let first = pw.saturating_sub(kx * dw).div_ceil(sw);
-                let end = match (width + pw).checked_sub(kx * dw + 1) {
-                    Some(limit) => (limit / sw + 1).min(ow),
-                    None => 0,
-                };
-                for oy in first_row..=last_row {
-                    let iy = (oy * sh + ky * dh).wrapping_sub(ph);
-                    if iy >= height {
-                        continue;
-                    }
-                    let ox0 = if oy == first_row {
-                        positions.start - oy * ow
-                    } else {
-                        0
-                    };
-                    let ox1 = if oy == last_row {
-                        positions.end - oy * ow
-                    } else {
-                        ow
-                    };
-                    let lo = first.clamp(ox0, ox1);
-                    let hi = end.clamp(lo, ox1);
-                    if hi == lo {
-                        continue;
-                    }
-                    let at = oy * ow + lo - positions.start;
-                    let run = &src[at..at + (hi - lo)];
-                    let ix0 = lo * sw + kx * dw - pw;
-                    let row = &mut channel[iy * width..(iy + 1) * width];
-                    if sw == 1 {
-                        for (pixel, &value) in row[ix0..ix0 + run.len()].iter_mut().zip(run) {
-                            *pixel += value;
-                        }
-                    } else {
-                        for (i, &value) in run.iter().enumerate() {
-                            row[ix0 + i * sw] += value;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The 1×1, no-padding case of [`col2im_tile`] with any stride: `dx[c, oy·sh, ox·sw] =
-/// cols[c, oy·ow + ox]` (every other pixel keeps its value), all output positions.
+/// The 1×1, no-padding case of col2im with any stride: `dx[c, oy·sh, ox·sw] =
+/// cols[c, oy·ow + ox]` (every other pixel keeps its value), all output positions, rows of
+/// `cols` `cols_stride` apart.
 pub(crate) fn scatter_1x1<E: Float>(
     cols: &[E],
+    cols_stride: usize,
     shape: &ConvShape,
     channels: Range<usize>,
     image: &mut [E],
@@ -94,15 +27,87 @@ pub(crate) fn scatter_1x1<E: Float>(
     let [oh, ow] = shape.out;
     let [sh, sw] = shape.stride;
     let (height, width) = (shape.height, shape.width);
-    // cols: [C_tile, oh·ow]
-    for (c, src) in channels.zip(cols.chunks_exact(oh * ow)) {
+    // cols: [C_tile, oh·ow], rows cols_stride apart
+    for (c, src) in channels.zip(cols.chunks(cols_stride)) {
+        let src = &src[..oh * ow];
         let channel = &mut image[c * height * width..(c + 1) * height * width];
         for (oy, src_row) in src.chunks_exact(ow).enumerate() {
             let row = &mut channel[oy * sh * width..(oy * sh + 1) * width];
-            for (ox, &value) in src_row.iter().enumerate() {
-                row[ox * sw] += value;
+            for (pixel, &value) in row.iter_mut().step_by(sw).zip(src_row) {
+                *pixel += value;
             }
         }
+    }
+}
+
+/// Adds `dcols: [C_tile·kh·kw, images·tile]` (image `i`'s columns at `i·tile.len()`) onto the
+/// staged images `staged` of a block (one after the other; see [`unstage_block`]). 1×1 kernels
+/// without padding add straight onto the images `dx_images: [images, C, H, W]` instead.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn block_col2im<E: Float>(
+    dcols: &[E],
+    shape: &ConvShape,
+    staging: &Staging,
+    channels: Range<usize>,
+    tile: Range<usize>,
+    staged: &mut [E],
+    dx_images: &mut [E],
+) {
+    let images = dx_images.len() / (shape.in_channels * shape.height * shape.width);
+    let width = images * tile.len();
+    let image_len = shape.in_channels * shape.height * shape.width;
+    let staged_len = staging.image_len(shape.in_channels);
+    for i in 0..images {
+        let dcols_i = &dcols[i * tile.len()..];
+        if shape.is_one_by_one() {
+            let dx_image = &mut dx_images[i * image_len..(i + 1) * image_len];
+            scatter_1x1(dcols_i, width, shape, channels.clone(), dx_image);
+        } else {
+            let staged_i = &mut staged[i * staged_len..(i + 1) * staged_len];
+            col2im_staged(
+                dcols_i,
+                width,
+                shape,
+                staging,
+                channels.clone(),
+                tile.clone(),
+                staged_i,
+            );
+        }
+    }
+}
+
+/// Zeroes the staged images of a block of `images` images, for [`block_col2im`].
+pub(crate) fn zero_staged_block<E: Float>(
+    images: usize,
+    shape: &ConvShape,
+    staging: &Staging,
+    staged: &mut Vec<E>,
+) {
+    staged.clear();
+    if !shape.is_one_by_one() {
+        staged.resize(images * staging.image_len(shape.in_channels), E::ZERO);
+    }
+}
+
+/// Adds the staged images of a block onto `dx_images: [images, C, H, W]` (nothing to do for
+/// 1×1 kernels without padding).
+pub(crate) fn unstage_block<E: Float>(
+    staged: &[E],
+    shape: &ConvShape,
+    staging: &Staging,
+    dx_images: &mut [E],
+) {
+    if shape.is_one_by_one() {
+        return;
+    }
+    let image_len = shape.in_channels * shape.height * shape.width;
+    let staged_len = staging.image_len(shape.in_channels);
+    for (staged_i, dx_image) in staged
+        .chunks_exact(staged_len)
+        .zip(dx_images.chunks_exact_mut(image_len))
+    {
+        unstage_image(staged_i, shape, staging, dx_image);
     }
 }
 
@@ -114,18 +119,26 @@ pub(crate) fn col2im_cpu<E: Float>(columns: &[E], shape: &ConvShape) -> Vec<E> {
     if image_len == 0 || cols_len == 0 {
         return images;
     }
+    let staging = Staging::new(shape);
     images
         .par_chunks_mut(image_len)
         .zip(columns.par_chunks(cols_len))
-        .for_each(|(image, cols)| {
-            // cols: [C·kh·kw, oh·ow] → image: [C, H, W]
-            col2im_tile(
+        .for_each_init(Vec::new, |staged: &mut Vec<E>, (image, cols)| {
+            // staged: [C, H + 2·ph, sw, L], zeroed
+            staged.clear();
+            staged.resize(staging.image_len(shape.in_channels), E::ZERO);
+            let positions = shape.positions();
+            // cols: [C·kh·kw, oh·ow] → staged → image: [C, H, W]
+            col2im_staged(
                 cols,
+                positions,
                 shape,
+                &staging,
                 0..shape.in_channels,
-                0..shape.positions(),
-                image,
+                0..positions,
+                staged,
             );
+            unstage_image(staged, shape, &staging, image);
         });
     images
 }

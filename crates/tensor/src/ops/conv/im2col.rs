@@ -2,49 +2,18 @@
 //! output positions at a time.
 //!
 //! `cols[(c·kh + ky)·kw + kx, p − p0] = x[c, oy·sh − ph + ky·dh, ox·sw − pw + kx·dw]` for the
-//! output positions `p = oy·ow + ox` in `p0..p1`, 0 in the padding. The kernel walks one row of
-//! `cols` at a time, output row by output row: the in-bounds part of each output row is one run
-//! of input pixels (a `copy_from_slice` when the stride and the pixel stride are 1), the padded
-//! ends are zero fills.
+//! output positions `p = oy·ow + ox` in `p0..p1`, 0 in the padding. Each image is first copied
+//! into its staged form (zero-padded, split by the horizontal stride, see [`super::staged`]),
+//! after which each output row's share of a row of `cols` is one contiguous copy.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::staged::{im2col_staged, stage_image, Staging};
 use super::ConvShape;
 use crate::error::Result;
 use crate::{Float, Tensor};
-
-/// Bytes of column matrix one tile may take: a tile is built and consumed by the GEMM while it
-/// is in the (1 MiB) L2 cache.
-const COLUMN_TILE_BYTES: usize = 512 * 1024;
-/// Fewest output positions per tile: below this the GEMM packs its `A` operand (the weight) too
-/// often for the work it does.
-const MIN_TILE_POSITIONS: usize = 256;
-
-/// Splits the `positions` output positions of one image into tiles of about equal size, each
-/// with a column matrix of `rows × len` within [`COLUMN_TILE_BYTES`] (but at least
-/// [`MIN_TILE_POSITIONS`] wide).
-pub(crate) fn position_tiles<E>(rows: usize, positions: usize) -> Vec<Range<usize>> {
-    let by_budget = COLUMN_TILE_BYTES / (rows.max(1) * std::mem::size_of::<E>());
-    let width = by_budget.max(MIN_TILE_POSITIONS).min(positions).max(1);
-    let count = positions.div_ceil(width).max(1);
-    let width = positions.div_ceil(count).max(1);
-    (0..count)
-        .map(|i| i * width..((i + 1) * width).min(positions))
-        .filter(|range| !range.is_empty())
-        .collect()
-}
-
-/// The tiles of output positions for one image: the whole image for a 1×1 kernel without
-/// padding (its columns are the image itself or a plain subsample), else [`position_tiles`].
-pub(crate) fn image_tiles<E>(shape: &ConvShape) -> Vec<Range<usize>> {
-    if shape.is_one_by_one() {
-        std::iter::once(0..shape.positions()).collect()
-    } else {
-        position_tiles::<E>(shape.group_rows(), shape.positions())
-    }
-}
 
 /// One image of an NCHW tensor, read through its strides: pixel `(c, y, x)` is
 /// `data[offset + c·strides[0] + y·strides[1] + x·strides[2]]`.
@@ -74,113 +43,80 @@ impl<'a, E: Float> ImageRef<'a, E> {
     }
 }
 
-/// The output positions `ox` of one output row at which kernel column `kx` reads inside the
-/// image, `ox·sw − pw + kx·dw ∈ [0, W)`, as a range clipped to `0..ow`.
-#[inline]
-fn valid_range(
-    tap_offset: usize,
-    padding: usize,
-    stride: usize,
-    size: usize,
-    out: usize,
-) -> Range<usize> {
-    // ix = o·s + tap_offset − padding ≥ 0  ⇔  o ≥ ceil((padding − tap_offset) / s)
-    let first = padding.saturating_sub(tap_offset).div_ceil(stride);
-    // ix ≤ size − 1  ⇔  o·s ≤ size − 1 + padding − tap_offset
-    let end = match (size + padding).checked_sub(tap_offset + 1) {
-        Some(limit) => (limit / stride + 1).min(out),
-        None => 0,
-    };
-    first.min(end)..end
-}
-
-/// Fills `cols: [(channels.len())·kh·kw, positions.len()]` (row-major) with the column matrix of
-/// input channels `channels` at output positions `positions` of `image`.
-pub(crate) fn im2col_tile<E: Float>(
-    image: ImageRef<'_, E>,
-    shape: &ConvShape,
-    channels: Range<usize>,
-    positions: Range<usize>,
-    cols: &mut [E],
-) {
-    let [kh, kw] = shape.kernel;
-    let [sh, sw] = shape.stride;
-    let [ph, pw] = shape.padding;
-    let [dh, dw] = shape.dilation;
-    let ow = shape.out[1];
-    let tile = positions.len();
-    let [channel_stride, row_stride, pixel_stride] = image.strides;
-    let first_row = positions.start / ow;
-    let last_row = (positions.end - 1) / ow;
-    // cols: [C_tile·kh·kw, tile]
-    let mut rows = cols[..channels.len() * kh * kw * tile].chunks_exact_mut(tile);
-    for c in channels {
-        let channel_base = image.offset + c * channel_stride;
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let dst = rows.next().expect("cols holds one row per tap");
-                let valid = valid_range(kx * dw, pw, sw, shape.width, ow);
-                for oy in first_row..=last_row {
-                    // This output row's share of the tile: ox in [ox0, ox1), at dst[at..].
-                    let ox0 = if oy == first_row {
-                        positions.start - oy * ow
-                    } else {
-                        0
-                    };
-                    let ox1 = if oy == last_row {
-                        positions.end - oy * ow
-                    } else {
-                        ow
-                    };
-                    let at = oy * ow + ox0 - positions.start;
-                    let segment = &mut dst[at..at + (ox1 - ox0)];
-                    let iy = (oy * sh + ky * dh).wrapping_sub(ph);
-                    if iy >= shape.height {
-                        segment.fill(E::ZERO);
-                        continue;
-                    }
-                    let lo = valid.start.clamp(ox0, ox1);
-                    let hi = valid.end.clamp(lo, ox1);
-                    segment[..lo - ox0].fill(E::ZERO);
-                    segment[hi - ox0..].fill(E::ZERO);
-                    if hi > lo {
-                        let ix0 = lo * sw + kx * dw - pw;
-                        let src = channel_base + iy * row_stride + ix0 * pixel_stride;
-                        let run = &mut segment[lo - ox0..hi - ox0];
-                        if sw == 1 && pixel_stride == 1 {
-                            run.copy_from_slice(&image.data[src..src + run.len()]);
-                        } else {
-                            let step = sw * pixel_stride;
-                            for (i, value) in run.iter_mut().enumerate() {
-                                *value = image.data[src + i * step];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The 1×1, no-padding case of [`im2col_tile`] with any stride: `cols[c, p] = x[c, oy·sh, ox·sw]`,
-/// a strided gather of the subsampled pixels for channels `channels` and all output positions.
+/// The 1×1, no-padding case of im2col with any stride: `cols[c, p] = x[c, oy·sh, ox·sw]`,
+/// a strided gather of the subsampled pixels for channels `channels` and all output positions,
+/// rows of `cols` `cols_stride` apart.
 pub(crate) fn subsample_1x1<E: Float>(
     image: ImageRef<'_, E>,
     shape: &ConvShape,
     channels: Range<usize>,
     cols: &mut [E],
+    cols_stride: usize,
 ) {
     let [oh, ow] = shape.out;
     let [sh, sw] = shape.stride;
     let [channel_stride, row_stride, pixel_stride] = image.strides;
-    // cols: [C_tile, oh·ow]
-    for (c, dst) in channels.zip(cols.chunks_exact_mut(oh * ow)) {
+    // cols: [C_tile, oh·ow], rows cols_stride apart
+    for (c, dst) in channels.zip(cols.chunks_mut(cols_stride)) {
+        let dst = &mut dst[..oh * ow];
         for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
             let src = image.offset + c * channel_stride + oy * sh * row_stride;
-            let step = sw * pixel_stride;
-            for (ox, value) in dst_row.iter_mut().enumerate() {
-                *value = image.data[src + ox * step];
+            let pixels = image.data[src..].iter().step_by(sw * pixel_stride);
+            for (value, &pixel) in dst_row.iter_mut().zip(pixels) {
+                *value = pixel;
             }
+        }
+    }
+}
+
+/// Prepares the images of a block for [`block_columns`]: their staged copies, one after the
+/// other in `staged` (nothing for 1×1 kernels without padding, which read the images directly).
+pub(crate) fn stage_block<E: Float>(
+    images: &[ImageRef<'_, E>],
+    shape: &ConvShape,
+    staging: &Staging,
+    staged: &mut Vec<E>,
+) {
+    if shape.is_one_by_one() {
+        return;
+    }
+    let len = staging.image_len(shape.in_channels);
+    staged.resize(images.len() * len, E::ZERO);
+    for (&image, staged_image) in images.iter().zip(staged.chunks_exact_mut(len)) {
+        // staged image: [C, H + 2·ph, sw, L]
+        stage_image(image, shape, staging, staged_image);
+    }
+}
+
+/// The columns of a block of images side by side: `cols: [C_tile·kh·kw, images·tile]`, image
+/// `i`'s columns at `i·tile.len()`, from the staged images of [`stage_block`] (1×1 kernels
+/// without padding take the plain subsample of the images).
+pub(crate) fn block_columns<E: Float>(
+    images: &[ImageRef<'_, E>],
+    staged: &[E],
+    staging: &Staging,
+    shape: &ConvShape,
+    channels: Range<usize>,
+    tile: Range<usize>,
+    cols: &mut [E],
+) {
+    let width = images.len() * tile.len();
+    let staged_len = staging.image_len(shape.in_channels);
+    for (i, &image) in images.iter().enumerate() {
+        let cols_i = &mut cols[i * tile.len()..];
+        if shape.is_one_by_one() {
+            subsample_1x1(image, shape, channels.clone(), cols_i, width);
+        } else {
+            let staged_i = &staged[i * staged_len..(i + 1) * staged_len];
+            im2col_staged(
+                staged_i,
+                shape,
+                staging,
+                channels.clone(),
+                tile.clone(),
+                cols_i,
+                width,
+            );
         }
     }
 }
@@ -199,66 +135,27 @@ pub(crate) fn im2col_cpu<E: Float>(
     if per_image == 0 {
         return Ok(columns);
     }
+    let staging = Staging::new(shape);
     columns
         .par_chunks_mut(per_image)
         .enumerate()
-        .try_for_each(|(n, cols)| -> Result<()> {
+        .try_for_each_init(Vec::new, |staged: &mut Vec<E>, (n, cols)| -> Result<()> {
             let image = ImageRef::of(input, op, n)?;
+            staged.resize(staging.image_len(shape.in_channels), E::ZERO);
+            // staged: [C, H + 2·ph, sw, L]
+            stage_image(image, shape, &staging, staged);
+            let positions = shape.positions();
             // cols: [C·kh·kw, oh·ow]
-            im2col_tile(
-                image,
+            im2col_staged(
+                staged,
                 shape,
+                &staging,
                 0..shape.in_channels,
-                0..shape.positions(),
+                0..positions,
                 cols,
+                positions,
             );
             Ok(())
         })?;
     Ok(columns)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn valid_range_matches_brute_force() {
-        for size in 1usize..6 {
-            for padding in 0..4 {
-                for stride in 1..4 {
-                    for tap in 0..7 {
-                        let out = (size + 2 * padding).saturating_sub(tap) / stride + 1;
-                        let expected: Vec<usize> = (0..out)
-                            .filter(|&o| {
-                                let ix = (o * stride + tap) as isize - padding as isize;
-                                ix >= 0 && (ix as usize) < size
-                            })
-                            .collect();
-                        let got: Vec<usize> =
-                            valid_range(tap, padding, stride, size, out).collect();
-                        assert_eq!(
-                            got, expected,
-                            "size {size} pad {padding} stride {stride} tap {tap}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn tiles_cover_positions_once() {
-        for rows in [1, 9, 147, 576, 2304, 100_000] {
-            for positions in [1, 7, 49, 196, 257, 3136, 12544] {
-                let tiles = position_tiles::<f32>(rows, positions);
-                let mut next = 0;
-                for tile in &tiles {
-                    assert_eq!(tile.start, next);
-                    assert!(!tile.is_empty());
-                    next = tile.end;
-                }
-                assert_eq!(next, positions);
-            }
-        }
-    }
 }

@@ -4,7 +4,7 @@
 //! multi-index, one element at a time, with no fusion, chunking or SIMD.
 
 use crate::error::Result;
-use crate::layout::{broadcast_shape, Layout};
+use crate::layout::broadcast_shape;
 use crate::{Float, Tensor};
 
 /// Element of `tensor` at the output multi-index `index` under NumPy broadcasting.
@@ -22,6 +22,12 @@ fn broadcast_get<E: Float>(tensor: &Tensor<E>, index: &[usize]) -> E {
 }
 
 /// All multi-indices of `shape` in row-major order.
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::reference::multi_indices;
+/// assert_eq!(multi_indices(&[2, 2]), vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]]);
+/// assert_eq!(multi_indices(&[]), vec![Vec::<usize>::new()]);
+/// ```
 pub fn multi_indices(shape: &[usize]) -> Vec<Vec<usize>> {
     let count: usize = shape.iter().product();
     let mut all = Vec::with_capacity(count);
@@ -40,6 +46,13 @@ pub fn multi_indices(shape: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// `out = f(x)` elementwise.
+///
+/// ```
+/// use unravel_tensor::{ops::elementwise::reference, Tensor};
+/// let x = Tensor::<f32>::from_vec(vec![1.0, -2.0], &[2])?;
+/// assert_eq!(reference::unary(&x, |v| v * v).to_vec(), vec![1.0, 4.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn unary<E: Float>(x: &Tensor<E>, f: impl Fn(E) -> E) -> Tensor<E> {
     let data = multi_indices(x.shape())
         .iter()
@@ -49,6 +62,15 @@ pub fn unary<E: Float>(x: &Tensor<E>, f: impl Fn(E) -> E) -> Tensor<E> {
 }
 
 /// `out[i] = f(a[i], b[i])` with NumPy broadcasting of `a` and `b`.
+///
+/// ```
+/// use unravel_tensor::{ops::elementwise::reference, Tensor};
+/// let a = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2, 1])?;
+/// let b = Tensor::<f32>::from_vec(vec![10.0, 20.0], &[2])?;
+/// let sum = reference::binary(&a, &b, |x, y| x + y)?;
+/// assert_eq!(sum.to_vec(), vec![11.0, 21.0, 12.0, 22.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn binary<E: Float>(a: &Tensor<E>, b: &Tensor<E>, f: impl Fn(E, E) -> E) -> Result<Tensor<E>> {
     let shape = broadcast_shape("reference::binary", a.shape(), b.shape())?;
     let data = multi_indices(&shape)
@@ -59,6 +81,14 @@ pub fn binary<E: Float>(a: &Tensor<E>, b: &Tensor<E>, f: impl Fn(E, E) -> E) -> 
 }
 
 /// `out[i] = condition[i] ≠ 0 ? on_true[i] : on_false[i]` with broadcasting of all three.
+///
+/// ```
+/// use unravel_tensor::{ops::elementwise::reference, Tensor};
+/// let c = Tensor::<f32>::from_vec(vec![1.0, 0.0], &[2])?;
+/// let out = reference::select(&c, &Tensor::scalar(5.0), &Tensor::scalar(-5.0))?;
+/// assert_eq!(out.to_vec(), vec![5.0, -5.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn select<E: Float>(
     condition: &Tensor<E>,
     on_true: &Tensor<E>,
@@ -77,9 +107,4 @@ pub fn select<E: Float>(
         })
         .collect();
     Tensor::from_vec(data, &shape)
-}
-
-/// The storage indices of `layout` in logical order (re-exported for tests of the engine).
-pub fn storage_order(layout: &Layout) -> Vec<usize> {
-    layout.storage_indices().collect()
 }

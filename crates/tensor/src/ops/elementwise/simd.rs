@@ -6,6 +6,7 @@
 //! The level is detected once ([`simd_level`]) and cached. No loop here reassociates or fuses
 //! floating-point operations, so every level computes bit-identical results.
 
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 /// The instruction set the dispatched loops run with.
@@ -19,7 +20,14 @@ pub enum SimdLevel {
     Portable,
 }
 
-/// The best level this CPU supports, detected once.
+/// The best level this CPU supports, detected once (set `UNRAVEL_NO_SIMD` to force the baseline,
+/// e.g. to compare levels).
+///
+/// ```
+/// use unravel_tensor::ops::elementwise::simd::{simd_level, SimdLevel};
+/// let level = simd_level();
+/// assert!(matches!(level, SimdLevel::Avx512 | SimdLevel::Avx2 | SimdLevel::Portable));
+/// ```
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(detect)
@@ -50,33 +58,33 @@ fn detect() -> SimdLevel {
 
 /// `out[i] = f(x[i])`.
 #[inline(always)]
-fn unary_body<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
+fn unary_body<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [MaybeUninit<E>], f: &F) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(v);
+        o.write(f(v));
     }
 }
 
 /// `out[i] = f(a[i], b[i])`.
 #[inline(always)]
-fn binary_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
+fn binary_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [MaybeUninit<E>], f: &F) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = f(x, y);
+        o.write(f(x, y));
     }
 }
 
 /// `out[i] = f(a[i], b)`.
 #[inline(always)]
-fn vector_scalar_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
+fn vector_scalar_body<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [MaybeUninit<E>], f: &F) {
     for (o, &x) in out.iter_mut().zip(a) {
-        *o = f(x, b);
+        o.write(f(x, b));
     }
 }
 
 /// `out[i] = f(a, b[i])`.
 #[inline(always)]
-fn scalar_vector_body<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
+fn scalar_vector_body<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [MaybeUninit<E>], f: &F) {
     for (o, &y) in out.iter_mut().zip(b) {
-        *o = f(a, y);
+        o.write(f(a, y));
     }
 }
 
@@ -91,6 +99,8 @@ fn accumulate_body<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f:
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use std::mem::MaybeUninit;
+
     macro_rules! instantiate {
         ($avx512:ident, $avx2:ident, $body:ident, <$($f:ty),*>, ($($arg:ident : $ty:ty),*)) => {
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
@@ -103,10 +113,10 @@ mod x86 {
             }
         };
     }
-    instantiate!(unary_avx512, unary_avx2, unary_body, <E>, (x: &[E], out: &mut [E]));
-    instantiate!(binary_avx512, binary_avx2, binary_body, <E, E>, (a: &[E], b: &[E], out: &mut [E]));
-    instantiate!(vector_scalar_avx512, vector_scalar_avx2, vector_scalar_body, <E, E>, (a: &[E], b: E, out: &mut [E]));
-    instantiate!(scalar_vector_avx512, scalar_vector_avx2, scalar_vector_body, <E, E>, (a: E, b: &[E], out: &mut [E]));
+    instantiate!(unary_avx512, unary_avx2, unary_body, <E>, (x: &[E], out: &mut [MaybeUninit<E>]));
+    instantiate!(binary_avx512, binary_avx2, binary_body, <E, E>, (a: &[E], b: &[E], out: &mut [MaybeUninit<E>]));
+    instantiate!(vector_scalar_avx512, vector_scalar_avx2, vector_scalar_body, <E, E>, (a: &[E], b: E, out: &mut [MaybeUninit<E>]));
+    instantiate!(scalar_vector_avx512, scalar_vector_avx2, scalar_vector_body, <E, E>, (a: E, b: &[E], out: &mut [MaybeUninit<E>]));
     instantiate!(accumulate_avx512, accumulate_avx2, accumulate_body, <E, E>, (accumulator: &mut [E], x: &[E]));
 }
 
@@ -128,19 +138,29 @@ macro_rules! dispatch {
 
 /// `out[i] = f(x[i])` for `i < min(x.len(), out.len())`, vectorised.
 #[inline]
-pub fn unary<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [E], f: &F) {
+pub(crate) fn unary<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [MaybeUninit<E>], f: &F) {
     dispatch!(unary_avx512, unary_avx2, unary_body, (x, out, f))
 }
 
 /// `out[i] = f(a[i], b[i])`, vectorised.
 #[inline]
-pub fn binary<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: &[E], out: &mut [E], f: &F) {
+pub(crate) fn binary<E: Copy, F: Fn(E, E) -> E>(
+    a: &[E],
+    b: &[E],
+    out: &mut [MaybeUninit<E>],
+    f: &F,
+) {
     dispatch!(binary_avx512, binary_avx2, binary_body, (a, b, out, f))
 }
 
 /// `out[i] = f(a[i], b)`, vectorised.
 #[inline]
-pub fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f: &F) {
+pub(crate) fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(
+    a: &[E],
+    b: E,
+    out: &mut [MaybeUninit<E>],
+    f: &F,
+) {
     dispatch!(
         vector_scalar_avx512,
         vector_scalar_avx2,
@@ -151,7 +171,12 @@ pub fn vector_scalar<E: Copy, F: Fn(E, E) -> E>(a: &[E], b: E, out: &mut [E], f:
 
 /// `out[i] = f(a, b[i])`, vectorised.
 #[inline]
-pub fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f: &F) {
+pub(crate) fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(
+    a: E,
+    b: &[E],
+    out: &mut [MaybeUninit<E>],
+    f: &F,
+) {
     dispatch!(
         scalar_vector_avx512,
         scalar_vector_avx2,
@@ -162,7 +187,7 @@ pub fn scalar_vector<E: Copy, F: Fn(E, E) -> E>(a: E, b: &[E], out: &mut [E], f:
 
 /// `accumulator[i] = f(accumulator[i], x[i])`, vectorised.
 #[inline]
-pub fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
+pub(crate) fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[E], f: &F) {
     dispatch!(
         accumulate_avx512,
         accumulate_avx2,

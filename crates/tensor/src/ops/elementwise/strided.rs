@@ -12,6 +12,8 @@
 //! depends only on the shape, and every element is computed by the same expression whatever the
 //! chunk, so results never depend on the thread count.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::layout::Layout;
@@ -118,6 +120,7 @@ impl<const K: usize> Plan<K> {
     }
 
     /// Fills the dense `out` (of [`Plan::numel`] elements), in parallel chunks when large.
+    /// Every element of `out` is handed to `row` exactly once.
     pub fn fill<E: Send>(
         &self,
         out: &mut [E],
@@ -133,6 +136,24 @@ impl<const K: usize> Plan<K> {
         } else {
             self.for_each_row(0, out, &mut |s, t, o| row(s, t, o));
         }
+    }
+
+    /// A new dense buffer of [`Plan::numel`] elements written by `row`, with no zeroing pass
+    /// first (for a memory-bound op that pass would cost a third of the traffic).
+    ///
+    /// # Safety
+    /// `row` must initialise every element of each row slice it is given.
+    pub unsafe fn collect<E: Send>(
+        &self,
+        row: impl Fn([usize; K], [usize; K], &mut [MaybeUninit<E>]) + Sync,
+    ) -> Vec<E> {
+        let len = self.numel();
+        let mut out: Vec<E> = Vec::with_capacity(len);
+        self.fill(&mut out.spare_capacity_mut()[..len], row);
+        // SAFETY: `fill` hands every one of the `len` elements to `row`, which the caller
+        // guarantees initialises them all. A panic in `row` leaves the length at 0 (no UB).
+        unsafe { out.set_len(len) };
+        out
     }
 }
 

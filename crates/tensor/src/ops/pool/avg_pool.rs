@@ -8,7 +8,7 @@
 //!
 //! where the divisor `d[i, j]` is the number of window positions inside the input
 //! (`count_include_pad = false`) or inside the padded input (`count_include_pad = true`, PyTorch's
-//! default: the padding counts as zeros). Backward spreads each output gradient evenly over its
+//! default: the padding counts as zeros). Window sums are accumulated in `f64`. Backward spreads each output gradient evenly over its
 //! window, adding where windows overlap:
 //!
 //! ```text
@@ -78,14 +78,15 @@ fn avg_pool_plane<E: Float>(
         let (h0, h1) = geometry.window(0, oh);
         for ow in 0..out_width {
             let (w0, w1) = geometry.window(1, ow);
-            let mut sum = E::ZERO;
+            // Accumulated in f64: windows of large values that cancel stay accurate in f32.
+            let mut sum = 0.0f64;
             for hh in h0..h1 {
                 for &value in &x[hh * width + w0..hh * width + w1] {
-                    sum += value;
+                    sum += value.to_f64();
                 }
             }
             out[oh * out_width + ow] =
-                sum / E::from_usize(divisor(geometry, oh, ow, count_include_pad));
+                E::from_f64(sum / divisor(geometry, oh, ow, count_include_pad) as f64);
         }
     }
 }

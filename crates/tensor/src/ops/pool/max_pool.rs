@@ -6,8 +6,8 @@
 //! y[i, j] = max { x[h, w] : (h, w) in window(i, j) },  argmax[i, j] = h·W + w
 //! ```
 //!
-//! Padding counts as −∞ (it never wins). Ties go to the first position in row-major order, a NaN
-//! wins over any number (as in PyTorch). Backward routes each output gradient to its argmax and
+//! Padding counts as −∞ (it never wins). Ties go to the first position in row-major order; a NaN
+//! wins over any number (the last NaN of the window, as PyTorch's scan). Backward routes each output gradient to its argmax and
 //! adds when windows overlap:
 //!
 //! ```text
@@ -73,6 +73,10 @@ pub fn max_pool2d<E: Float>(
 }
 
 /// One plane: `x` `[H, W]` → `out`, `argmax` `[OH, OW]`.
+///
+/// Output columns whose window lies inside the input on the width axis (all but a few at the
+/// edges) go through [`interior_run`], which visits one window tap for a whole run of outputs
+/// at a time (vectorised by the compiler); edge columns go through [`window_max`].
 fn max_pool_plane<E: Float>(
     x: &[E],
     geometry: &PlaneGeometry,
@@ -81,28 +85,187 @@ fn max_pool_plane<E: Float>(
 ) {
     let width = geometry.input[1];
     let out_width = geometry.output[1];
+    let (kernel, stride, padding) = (
+        geometry.params.kernel[1],
+        geometry.params.stride[1],
+        geometry.params.padding[1],
+    );
+    // Interior columns: o·s − p ≥ 0 and o·s − p + k ≤ W. Offsets within a window are kept in
+    // u32 (so the run vectorises), which needs kh·W to fit.
+    let interior_start = padding.div_ceil(stride).min(out_width);
+    let interior_end =
+        if width + padding >= kernel && geometry.params.kernel[0] * width < u32::MAX as usize {
+            ((width + padding - kernel) / stride + 1).clamp(interior_start, out_width)
+        } else {
+            interior_start
+        };
     for oh in 0..geometry.output[0] {
-        let (h0, h1) = geometry.window(0, oh);
+        let rows = geometry.window(0, oh);
         let out_row = &mut out[oh * out_width..(oh + 1) * out_width];
         let argmax_row = &mut argmax[oh * out_width..(oh + 1) * out_width];
-        for (ow, (y, index)) in out_row.iter_mut().zip(argmax_row.iter_mut()).enumerate() {
-            let (w0, w1) = geometry.window(1, ow);
-            let mut best = E::NEG_INFINITY;
-            let mut best_index = h0 * width + w0;
-            for hh in h0..h1 {
-                let row = &x[hh * width + w0..hh * width + w1];
-                for (offset, &value) in row.iter().enumerate() {
-                    // `>` keeps the first of equal values; a NaN always wins (PyTorch).
-                    if value > best || value.is_nan() {
-                        best = value;
-                        best_index = hh * width + w0 + offset;
-                    }
-                }
+        for ow in (0..interior_start).chain(interior_end..out_width) {
+            (out_row[ow], argmax_row[ow]) = window_max(x, width, rows, geometry.window(1, ow));
+        }
+        if interior_start < interior_end {
+            let run = interior_start..interior_end;
+            let window = InteriorWindow {
+                width,
+                rows,
+                kernel,
+                first_column: interior_start * stride - padding,
+            };
+            let (values, positions) = (&mut out_row[run.clone()], &mut argmax_row[run]);
+            // Literal strides let the compiler specialise the common cases.
+            match stride {
+                1 => interior_run(x, &window, 1, values, positions),
+                2 => interior_run(x, &window, 2, values, positions),
+                _ => interior_run(x, &window, stride, values, positions),
             }
-            *y = best;
-            *index = best_index;
         }
     }
+}
+
+/// The window rows, kernel width and first column of a run of interior outputs.
+struct InteriorWindow {
+    width: usize,
+    rows: (usize, usize),
+    kernel: usize,
+    first_column: usize,
+}
+
+/// Outputs per block of [`interior_run`] (the u32 offsets live on the stack).
+const RUN_BLOCK: usize = 64;
+
+/// A run of outputs whose windows lie inside the input on the width axis: for each window tap
+/// `(h, kw)` in row-major order, one pass over the run updates every output's running maximum
+/// and the offset of its position, with a strict `>` (the first of equal values wins). The
+/// outputs are independent, so the pass vectorises. A run that meets a NaN is redone window by
+/// window with PyTorch's NaN rule ([`window_max_with_nan`]).
+#[inline(always)]
+fn interior_run<E: Float>(
+    x: &[E],
+    window: &InteriorWindow,
+    stride: usize,
+    values: &mut [E],
+    positions: &mut [usize],
+) {
+    let InteriorWindow {
+        width,
+        rows,
+        kernel,
+        first_column,
+    } = *window;
+    let blocks = values
+        .chunks_mut(RUN_BLOCK)
+        .zip(positions.chunks_mut(RUN_BLOCK));
+    for (block, (values, positions)) in blocks.enumerate() {
+        let block_column = first_column + block * RUN_BLOCK * stride;
+        let len = values.len();
+        let mut offsets = [0u32; RUN_BLOCK];
+        let offsets = &mut offsets[..len];
+        values.fill(E::NEG_INFINITY);
+        let mut has_nan = false;
+        for hh in rows.0..rows.1 {
+            for tap in 0..kernel {
+                let start = hh * width + block_column + tap;
+                let source = &x[start..start + (len - 1) * stride + 1];
+                // Fits: (kh − 1)·W + kw < kh·W < 2³².
+                let offset = ((hh - rows.0) * width + tap) as u32;
+                let lanes = values
+                    .iter_mut()
+                    .zip(offsets.iter_mut())
+                    .zip(source.chunks(stride));
+                for ((best, best_offset), group) in lanes {
+                    let value = group[0];
+                    let take = value > *best;
+                    // A mask blend, stored unconditionally (a select here becomes a
+                    // per-lane conditional store).
+                    let mask = (take as u32).wrapping_neg();
+                    *best_offset = (offset & mask) | (*best_offset & !mask);
+                    *best = if take { value } else { *best };
+                    has_nan |= value.is_nan();
+                }
+            }
+        }
+        let base = rows.0 * width + block_column;
+        for (j, (position, &offset)) in positions.iter_mut().zip(offsets.iter()).enumerate() {
+            *position = base + j * stride + offset as usize;
+        }
+        if has_nan {
+            for (j, (value, position)) in values.iter_mut().zip(positions.iter_mut()).enumerate() {
+                let column = block_column + j * stride;
+                (*value, *position) =
+                    window_max_with_nan(x, width, rows, (column, column + kernel));
+            }
+        }
+    }
+}
+
+/// `(max, argmax)` of one window by PyTorch's scan in row-major order: `>` keeps the first of
+/// equal values, a NaN replaces the running maximum (so the last NaN wins and the result is
+/// NaN). Two short scans instead of one compare-and-branch per element (which mispredicts on
+/// real data): the maximum, branch-free with one chain per row, then its first position.
+fn window_max<E: Float>(
+    x: &[E],
+    width: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> (E, usize) {
+    let mut best = E::NEG_INFINITY;
+    let mut has_nan = false;
+    for hh in rows.0..rows.1 {
+        let mut row_best = E::NEG_INFINITY;
+        for &value in &x[hh * width + cols.0..hh * width + cols.1] {
+            row_best = if value > row_best { value } else { row_best };
+            has_nan |= value.is_nan();
+        }
+        best = if row_best > best { row_best } else { best };
+    }
+    if has_nan {
+        window_max_with_nan(x, width, rows, cols)
+    } else {
+        (best, first_position_of(x, width, rows, cols, best))
+    }
+}
+
+/// The first position `h·W + w` (row-major) in the window that holds `target` (which it does).
+#[inline(always)]
+fn first_position_of<E: Float>(
+    x: &[E],
+    width: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    target: E,
+) -> usize {
+    for hh in rows.0..rows.1 {
+        let row = &x[hh * width + cols.0..hh * width + cols.1];
+        if let Some(offset) = row.iter().position(|&value| value == target) {
+            return hh * width + cols.0 + offset;
+        }
+    }
+    rows.0 * width + cols.0
+}
+
+/// PyTorch's scan, element by element: `>` keeps the first of equal values, a NaN replaces the
+/// running maximum (so the last NaN of the window wins and the result is NaN).
+fn window_max_with_nan<E: Float>(
+    x: &[E],
+    width: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> (E, usize) {
+    let mut best = E::NEG_INFINITY;
+    let mut best_index = rows.0 * width + cols.0;
+    for hh in rows.0..rows.1 {
+        for w in cols.0..cols.1 {
+            let value = x[hh * width + w];
+            if value > best || value.is_nan() {
+                best = value;
+                best_index = hh * width + w;
+            }
+        }
+    }
+    (best, best_index)
 }
 
 /// Gradient of [`max_pool2d`] with respect to its input, `[N, C, H, W]` = `input_shape`.

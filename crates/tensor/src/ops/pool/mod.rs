@@ -17,7 +17,7 @@
 //!
 //! Files: [`max_pool`](max_pool2d) (`max_pool.rs`), [`avg_pool`](avg_pool2d) (`avg_pool.rs`),
 //! [`global_avg_pool2d`] (`global_avg_pool.rs`), and the plain reference kernels that document
-//! what the fast ones compute ([`reference`]).
+//! what the fast ones compute ([`reference`](mod@reference)).
 
 mod avg_pool;
 mod global_avg_pool;
@@ -113,7 +113,10 @@ impl Pool2dParams {
                     format!(
                         "kernel {:?} is larger than the padded input {:?} (input {:?}, padding {:?})",
                         self.kernel,
-                        [input[0] + 2 * self.padding[0], input[1] + 2 * self.padding[1]],
+                        [
+                            input[0].saturating_add(2 * self.padding[0]),
+                            input[1].saturating_add(2 * self.padding[1])
+                        ],
                         input,
                         self.padding
                     ),
@@ -173,7 +176,8 @@ impl PlaneGeometry {
     }
 }
 
-/// Checks that `shape` is `[N, C, H, W]` with non-empty planes and channels (`N` may be 0).
+/// Checks that `shape` is `[N, C, H, W]` with non-empty planes and channels (`N` may be 0) and
+/// an element count that fits in `usize` (`input_shape` arguments come from the caller).
 pub(crate) fn check_nchw(op: &'static str, what: &str, shape: &[usize]) -> Result<[usize; 4]> {
     if shape.len() != 4 {
         return Err(TensorError::Rank {
@@ -186,6 +190,12 @@ pub(crate) fn check_nchw(op: &'static str, what: &str, shape: &[usize]) -> Resul
         return Err(TensorError::invalid(
             op,
             format!("{what} of shape {shape:?} has an empty channel or spatial axis"),
+        ));
+    }
+    if crate::layout::checked_numel(shape).is_none() {
+        return Err(TensorError::invalid(
+            op,
+            format!("{what} of shape {shape:?} has more elements than usize can count"),
         ));
     }
     Ok([shape[0], shape[1], shape[2], shape[3]])

@@ -14,6 +14,16 @@ fn output_len(input: usize, kernel: usize, stride: usize, padding: usize) -> usi
 
 /// Max pooling by definition: scans each padded window (padding = −∞), first maximum wins, NaN
 /// wins. Returns the pooled values and the flat argmax `h·W + w` of each, row-major.
+///
+/// ```
+/// use unravel_tensor::{ops::pool::{max_pool2d, reference, Pool2dParams}, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![3.0, 1.0, 2.0, 5.0], &[1, 1, 2, 2])?;
+/// let params = Pool2dParams::square(2, 1, 1);
+/// let (values, argmax) = reference::max_pool2d(&x, params)?;
+/// let (fast, fast_argmax) = max_pool2d(&x, params)?;
+/// assert_eq!((fast.to_vec(), fast_argmax.into_vec()), (values, argmax));
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn max_pool2d<E: Float>(
     input: &Tensor<E>,
     params: Pool2dParams,
@@ -56,6 +66,15 @@ pub fn max_pool2d<E: Float>(
 }
 
 /// Average pooling by definition, with PyTorch's two divisors.
+///
+/// ```
+/// use unravel_tensor::{ops::pool::{reference, Pool2dParams}, Tensor};
+/// let x = Tensor::<f64>::ones(&[1, 1, 2, 2]);
+/// let params = Pool2dParams::square(2, 2, 1);
+/// assert_eq!(reference::avg_pool2d(&x, params, true)?, vec![0.25; 4]);
+/// assert_eq!(reference::avg_pool2d(&x, params, false)?, vec![1.0; 4]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn avg_pool2d<E: Float>(
     input: &Tensor<E>,
     params: Pool2dParams,
@@ -100,6 +119,13 @@ pub fn avg_pool2d<E: Float>(
 }
 
 /// Global average pooling by definition: `[N, C, H, W]` → `[N, C]` row-major.
+///
+/// ```
+/// use unravel_tensor::{ops::pool::reference, Tensor};
+/// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 2, 2, 1])?;
+/// assert_eq!(reference::global_avg_pool2d(&x)?, vec![1.5, 3.5]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn global_avg_pool2d<E: Float>(input: &Tensor<E>) -> Result<Vec<E>> {
     let shape = input.shape().to_vec();
     let mut values = Vec::new();

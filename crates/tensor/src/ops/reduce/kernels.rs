@@ -110,6 +110,10 @@ fn reduce_block<E: Copy, F: Fn(E, E) -> E>(x: &[E], identity: E, f: &F) -> E {
 /// Sequential cascade over the leaf blocks of `x`.
 #[inline(always)]
 fn reduce_slice_body<E: Copy, F: Fn(E, E) -> E>(x: &[E], identity: E, f: &F) -> E {
+    if x.len() <= BLOCK {
+        // One leaf: the cascade below would return it unchanged (and allocate its stack).
+        return reduce_block(x, identity, f);
+    }
     let mut cascade = Cascade::new();
     for block in x.chunks(BLOCK) {
         cascade.push(reduce_block(block, identity, f), |a, b| *a = f(*a, b));

@@ -5,10 +5,10 @@
 //! as size 1 (so the result broadcasts against the input); without it they are removed. As in
 //! NumPy, an empty `axes` reduces nothing; [`Tensor::sum_all`] reduces everything.
 //!
-//! Sums use a cascade (pairwise) summation (see [`kernels`]), accurate to O(log n)·ε, and split
+//! Sums use a cascade (pairwise) summation (see `kernels.rs`), accurate to O(log n)·ε, and split
 //! work in a way fixed by the shape, so results are bit-identical for any thread count.
 
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod reference;
 
 use rayon::prelude::*;

@@ -63,16 +63,37 @@ fn build<E: Float>(
 }
 
 /// `out = Σ x` over `axes`.
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::sum(&x, &[1], false).to_vec(), vec![3.0, 7.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn sum<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> {
     build(x, axes, keepdim, |g| g.iter().sum())
 }
 
 /// `out = (1/n) Σ x` over `axes`.
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::mean(&x, &[0], true).to_vec(), vec![2.0, 3.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn mean<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> {
     build(x, axes, keepdim, |g| g.iter().sum::<f64>() / g.len() as f64)
 }
 
 /// `out = Σ (x − mean)² / (n − correction)` over `axes`.
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::var(&x, &[0, 1], false, 0).to_vec(), vec![1.25]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn var<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool, correction: usize) -> Tensor<E> {
     build(x, axes, keepdim, |g| {
         let mean = g.iter().sum::<f64>() / g.len() as f64;
@@ -81,6 +102,13 @@ pub fn var<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool, correction: u
 }
 
 /// `out = max x` over `axes` (NaN if any element is NaN).
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::max(&x, &[0], false).to_vec(), vec![3.0, 4.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn max<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> {
     build(x, axes, keepdim, |g| {
         g.iter().fold(f64::NEG_INFINITY, |m, &v| {
@@ -94,6 +122,13 @@ pub fn max<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> 
 }
 
 /// `out = min x` over `axes` (NaN if any element is NaN).
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::min(&x, &[1], false).to_vec(), vec![1.0, 3.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn min<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> {
     build(x, axes, keepdim, |g| {
         g.iter().fold(f64::INFINITY, |m, &v| {
@@ -107,6 +142,13 @@ pub fn min<E: Float>(x: &Tensor<E>, axes: &[usize], keepdim: bool) -> Tensor<E> 
 }
 
 /// First index of the maximum along `axis` (a NaN counts as the maximum).
+///
+/// ```
+/// use unravel_tensor::{ops::reduce::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+/// assert_eq!(reference::argmax(&x, 1, false).as_slice(), &[1, 1]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn argmax<E: Float>(x: &Tensor<E>, axis: usize, keepdim: bool) -> Indices {
     let shape = output_shape(x.shape(), &[axis], keepdim);
     let data = groups(x, &[axis])

@@ -133,9 +133,18 @@ pub fn cross_entropy_backward<E: Float>(
     let mut grad = vec![E::ZERO; n * c];
     let row_grad = |row: usize, out: &mut [E]| {
         let values = &x[row * c..(row + 1) * c];
-        let (max, log_sum) = log_sum_exp(values);
-        for (class, (g, v)) in out.iter_mut().zip(values).enumerate() {
-            let p = (v.to_f64() - max - log_sum).exp();
+        let max = values
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()));
+        // One exponential per logit: exp(x − m) is kept in `out` until the sum is known.
+        let mut sum = 0.0f64;
+        for (g, v) in out.iter_mut().zip(values) {
+            let e = (v.to_f64() - max).exp();
+            sum += e;
+            *g = E::from_f64(e);
+        }
+        for (class, g) in out.iter_mut().enumerate() {
+            let p = g.to_f64() / sum;
             let onehot = if class == targets[row] { 1.0 } else { 0.0 };
             *g = E::from_f64(scale * (p - onehot));
         }

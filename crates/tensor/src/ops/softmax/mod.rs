@@ -17,7 +17,7 @@
 //! and its gradient is `softmax(x) − onehot(t)` (see [`cross_entropy`]).
 //!
 //! Files: `kernels.rs` (softmax, log-softmax and their backward kernels), `cross_entropy.rs`,
-//! [`reference`] (plain versions the tests compare against).
+//! [`reference`](mod@reference) (plain versions the tests compare against).
 
 mod cross_entropy;
 mod kernels;

@@ -38,6 +38,13 @@ fn row_major(shape: &[usize], index: &[usize]) -> usize {
 }
 
 /// Softmax (or log-softmax) along `axis`, row-major values in `f64`.
+///
+/// ```
+/// use unravel_tensor::{ops::softmax::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![0.0, 0.0], &[2])?;
+/// assert_eq!(reference::softmax(&x, 0, false)?, vec![0.5, 0.5]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn softmax<E: Float>(input: &Tensor<E>, axis: usize, log: bool) -> Result<Vec<f64>> {
     let shape = input.shape().to_vec();
     let mut out = vec![0.0; input.numel()];
@@ -62,6 +69,14 @@ pub fn softmax<E: Float>(input: &Tensor<E>, axis: usize, log: bool) -> Result<Ve
 
 /// The Jacobian-vector product of softmax (or log-softmax) at `input`, by the explicit
 /// Jacobian: `dxᵢ = Σⱼ dyⱼ·∂yⱼ/∂xᵢ`.
+///
+/// ```
+/// use unravel_tensor::{ops::softmax::reference, Tensor};
+/// let x = Tensor::<f64>::from_vec(vec![0.0, 0.0], &[2])?;
+/// let dy = Tensor::<f64>::from_vec(vec![1.0, 0.0], &[2])?;
+/// assert_eq!(reference::softmax_backward(&x, &dy, 0, false)?, vec![0.25, -0.25]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn softmax_backward<E: Float>(
     input: &Tensor<E>,
     grad_output: &Tensor<E>,
@@ -94,6 +109,13 @@ pub fn softmax_backward<E: Float>(
 }
 
 /// Per-sample cross-entropy `−log_softmax(xₙ)[tₙ]` for `[N, C]` logits.
+///
+/// ```
+/// use unravel_tensor::{ops::softmax::reference, Tensor};
+/// let logits = Tensor::<f64>::zeros(&[1, 2]);
+/// assert_eq!(reference::cross_entropy_per_sample(&logits, &[1])?, vec![2f64.ln()]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
 pub fn cross_entropy_per_sample<E: Float>(
     logits: &Tensor<E>,
     targets: &[usize],
