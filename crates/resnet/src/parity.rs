@@ -99,7 +99,10 @@ pub struct Comparison {
 impl Comparison {
     /// Whether the error is within the tolerance (always true without one).
     pub fn passed(&self) -> bool {
-        self.tolerance.is_none_or(|t| self.relative_error <= t)
+        match self.tolerance {
+            Some(tolerance) => self.relative_error <= tolerance,
+            None => true,
+        }
     }
 }
 
