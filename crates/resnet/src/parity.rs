@@ -331,6 +331,7 @@ pub fn fixture_paths(workspace: &Path) -> Result<Vec<PathBuf>> {
 /// use unravel_resnet::parity::fixture_paths_from;
 /// let directory = std::env::temp_dir().join(format!("unravel-doc-parity-{}", std::process::id()));
 /// let workspace = directory.join("unravel");
+/// std::fs::create_dir_all(&workspace)?;
 /// std::fs::create_dir_all(directory.join("shared/fixtures/parity"))?; // beside the workspace
 /// std::fs::write(directory.join("mine.safetensors"), b"")?;
 /// let list = directory.to_str().unwrap();
