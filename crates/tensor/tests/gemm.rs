@@ -546,3 +546,18 @@ fn errors() {
         );
     }
 }
+
+#[test]
+#[should_panic(expected = "need A m×k")]
+fn unchecked_entry_still_refuses_bad_shapes() {
+    // The kernels write C through raw pointers: a mismatched C must stop them, not be overrun.
+    let (a, b) = (vec![1.0f64; 6], vec![1.0f64; 6]);
+    let mut c = vec![0.0f64; 1];
+    f64::gemm_unchecked(
+        1.0,
+        MatRef::row_major(&a, 2, 3).unwrap(),
+        MatRef::row_major(&b, 3, 2).unwrap(),
+        0.0,
+        MatMut::row_major(&mut c, 1, 1).unwrap(),
+    );
+}

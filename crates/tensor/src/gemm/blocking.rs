@@ -4,8 +4,8 @@
 //! for jc in (0..n).step_by(NC)          B block [KC × NC] lives in L3, shared by all threads
 //!   for pc in (0..k).step_by(KC)        pack B block once (panels split across threads)
 //!     par for (ic, n-chunk) items       each thread packs its A block [MC × KC] (stays in L2)
-//!       for jr in chunk, step NR        B micro-panel [KC × NR] stays in L1
-//!         for ir in (0..mc), step MR    A micro-panel streams from L2
+//!       for jr in chunk, step NR        B micro-panel [KC × NR] reused by every tile row
+//!         for ir in (0..mc), step MR    A micro-panel [MR × KC] streams from L2
 //!           micro-kernel: C[ir.., jr..] (MR × NR) ← α·A_panel·B_panel + β·C
 //! ```
 //!
@@ -57,7 +57,7 @@ unsafe impl<E: Send> Send for SharedOutput<E> {}
 unsafe impl<E: Send> Sync for SharedOutput<E> {}
 
 /// A 64-byte aligned scratch slice of `len` elements taken from a thread-local buffer (so a
-/// thread reuses its buffer across calls); the buffer is put back by `give_back`. Taking (not
+/// thread reuses its buffer across calls); the buffer is put back when `body` returns. Taking (not
 /// borrowing) makes it safe if a nested call on the same thread needs one too: it gets an empty
 /// buffer and allocates.
 fn with_scratch<E: Float, R>(

@@ -63,8 +63,9 @@ macro_rules! avx2_kernel {
                 // SAFETY: p < kc, so the row p of B (NR values) and column p of A (MR values)
                 // lie inside the panels the caller vouched for.
                 unsafe {
-                    // Prefetch the B row 8 steps ahead (the panel streams through L1).
-                    _mm_prefetch::<_MM_HINT_T0>(b_ptr.add(8 * NR) as *const i8);
+                    // Prefetch the B row 8 steps ahead (a hint: near the end the address lies
+                    // past the panel, so it is computed with wrapping arithmetic).
+                    _mm_prefetch::<_MM_HINT_T0>(b_ptr.wrapping_add(8 * NR) as *const i8);
                     let b0 = $load(b_ptr);
                     let b1 = $load(b_ptr.add($lanes));
                     for i in 0..MR {
