@@ -12,7 +12,8 @@ use unravel_resnet::{ResNet, ResnetError};
 use unravel_tensor::{Float, Tensor};
 
 fn scratch(name: &str) -> PathBuf {
-    let directory = std::env::temp_dir().join(format!("unravel-weights-test-{}", std::process::id()));
+    let directory =
+        std::env::temp_dir().join(format!("unravel-weights-test-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();
     directory.join(name)
 }
@@ -51,8 +52,14 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
     let path = scratch("roundtrip.safetensors");
     weights::save(&source, None, &path).unwrap();
     let file = SafetensorsFile::open(&path).unwrap();
-    assert_eq!(file.tensors["bn1.num_batches_tracked"].dtype, safetensors::Dtype::I64);
-    assert_eq!(file.tensors["bn1.num_batches_tracked"].shape, Vec::<usize>::new());
+    assert_eq!(
+        file.tensors["bn1.num_batches_tracked"].dtype,
+        safetensors::Dtype::I64
+    );
+    assert_eq!(
+        file.tensors["bn1.num_batches_tracked"].shape,
+        Vec::<usize>::new()
+    );
     assert_eq!(file.tensors["conv1.weight"].dtype, safetensors::Dtype::F64);
     let mut target = small("resnet20", 10, 2);
     assert_ne!(state(&source), state(&target));
@@ -62,7 +69,10 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
     // And into f32 (values rounded to f32).
     let mut single = presets::build::<f32>(
         "resnet20",
-        &PresetOptions { widths: Some(vec![4, 8, 16]), ..Default::default() },
+        &PresetOptions {
+            widths: Some(vec![4, 8, 16]),
+            ..Default::default()
+        },
         3,
     )
     .unwrap();
@@ -72,9 +82,13 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
             assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "{name}");
         }
     }
-    assert!(!std::fs::read_dir(path.parent().unwrap())
-        .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+    assert!(
+        !std::fs::read_dir(path.parent().unwrap()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-"))
+    );
 }
 
 #[test]
@@ -92,7 +106,12 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
     let before = state(&model);
     let error = weights::load(&mut model, &path, true).unwrap_err();
     match &error {
-        ResnetError::StateDict { path: p, missing, unexpected, mismatched } => {
+        ResnetError::StateDict {
+            path: p,
+            missing,
+            unexpected,
+            mismatched,
+        } => {
             assert_eq!(p, &path);
             assert!(missing.contains(&"layer2.0.downsample.0.weight".to_string()));
             assert!(missing.contains(&"layer3.0.downsample.1.num_batches_tracked".to_string()));
@@ -107,8 +126,16 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
         other => panic!("expected a state-dict error, got {other}"),
     }
     let message = error.to_string();
-    assert!(message.contains("missing") && message.contains("unexpected") && message.contains("mismatch"));
-    assert_eq!(before, state(&model), "a failed strict load must not change the model");
+    assert!(
+        message.contains("missing")
+            && message.contains("unexpected")
+            && message.contains("mismatch")
+    );
+    assert_eq!(
+        before,
+        state(&model),
+        "a failed strict load must not change the model"
+    );
 
     // Non-strict: what matches is loaded, the rest reported.
     let report = weights::load(&mut model, &path, false).unwrap();
@@ -152,7 +179,10 @@ fn file_errors_name_the_file_and_offset() {
     std::fs::write(&half, &bytes).unwrap();
     let error = SafetensorsFile::open(&half).unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("`w`") && message.contains(&format!("(byte {})", 8 + padded.len())), "{message}");
+    assert!(
+        message.contains("`w`") && message.contains(&format!("(byte {})", 8 + padded.len())),
+        "{message}"
+    );
 
     // A float counter is refused with its offset.
     let header = br#"{"bn1.num_batches_tracked":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}"#;
@@ -180,9 +210,10 @@ fn checkpoints_carry_the_optimizer_state() {
         nesterov: true,
         ..Default::default()
     });
-    optimizer
-        .momentum_buffers
-        .insert("fc.bias".into(), Tensor::from_vec((0..10).map(f64::from).collect(), &[10]).unwrap());
+    optimizer.momentum_buffers.insert(
+        "fc.bias".into(),
+        Tensor::from_vec((0..10).map(f64::from).collect(), &[10]).unwrap(),
+    );
     let path = scratch("checkpoint.safetensors");
     weights::save(&model, Some(&optimizer), &path).unwrap();
     // Overwriting an existing file works and stays atomic.
@@ -191,7 +222,10 @@ fn checkpoints_carry_the_optimizer_state() {
     let mut other = small("resnet20", 10, 9);
     weights::load_checkpoint(&mut other, &mut restored, &path, true).unwrap();
     assert_eq!(restored.config, optimizer.config);
-    assert_eq!(restored.momentum_buffers["fc.bias"].to_vec(), optimizer.momentum_buffers["fc.bias"].to_vec());
+    assert_eq!(
+        restored.momentum_buffers["fc.bias"].to_vec(),
+        optimizer.momentum_buffers["fc.bias"].to_vec()
+    );
     assert_eq!(state(&model), state(&other));
     // The model-only loader accepts a checkpoint (optimizer entries are not model state).
     weights::load(&mut model, &path, true).unwrap();

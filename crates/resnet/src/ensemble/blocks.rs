@@ -67,7 +67,11 @@ pub fn block_infos(config: &ResNetConfig) -> Vec<BlockInfo> {
                 index_in_stage,
                 in_channels: channels,
                 out_channels,
-                stride: if stage > 0 && index_in_stage == 0 { 2 } else { 1 },
+                stride: if stage > 0 && index_in_stage == 0 {
+                    2
+                } else {
+                    1
+                },
             });
             channels = out_channels;
         }

@@ -53,7 +53,9 @@ pub fn duplicate<E: Float>(model: &ResNet<E>) -> Result<ResNet<E>> {
             return;
         }
         let Some((source_name, source)) = entries.get(position) else {
-            mismatch = Some(format!("the copy has more state entries than the model ({name})"));
+            mismatch = Some(format!(
+                "the copy has more state entries than the model ({name})"
+            ));
             return;
         };
         position += 1;

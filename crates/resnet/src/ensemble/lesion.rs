@@ -98,7 +98,10 @@ pub fn lesion_each_block<E: Float>(
     let mut results = Vec::new();
     for block in model_blocks(model) {
         let error = if is_deletable(model, &block) {
-            Some(error_rate(&mut lesioned_copy(model, &[block.index])?, test)?)
+            Some(error_rate(
+                &mut lesioned_copy(model, &[block.index])?,
+                test,
+            )?)
         } else {
             None
         };

@@ -268,7 +268,8 @@ pub fn path_gradient_experiment<E: Float>(
         for _ in 0..config.samples {
             let mut indices: Vec<usize> = (0..blocks).collect();
             rng.shuffle(&mut indices);
-            let gradient = probe.input_gradient(&batch.images, &batch.labels, &indices[..length])?;
+            let gradient =
+                probe.input_gradient(&batch.images, &batch.labels, &indices[..length])?;
             norms.push(norm(&gradient));
         }
         let spread = Spread::of(&norms);

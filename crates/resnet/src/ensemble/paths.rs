@@ -87,6 +87,19 @@ impl PathLengths {
 
     /// The mean length, n/2.
     pub fn mean(&self) -> f64 {
+        // Σ k·C(n, k) = n·2^(n−1), exact in u128 up to n = 122: then one rounding only.
+        let exact = self
+            .counts
+            .iter()
+            .enumerate()
+            .try_fold(0u128, |sum, (k, &c)| {
+                (k as u128)
+                    .checked_mul(c)
+                    .and_then(|term| sum.checked_add(term))
+            });
+        if let Some(sum) = exact {
+            return sum as f64 / self.total_paths() as f64;
+        }
         let total = self.total_paths() as f64;
         self.counts
             .iter()

@@ -126,7 +126,10 @@ pub fn reorder_random_pairs<E: Float>(
         ));
     }
     if config.draws == 0 {
-        return Err(ResnetError::experiment("reorder", "at least one draw per k"));
+        return Err(ResnetError::experiment(
+            "reorder",
+            "at least one draw per k",
+        ));
     }
     let identity: Vec<usize> = (0..blocks.len()).collect();
     let mut rng = Rng::seed_from(config.seed);
