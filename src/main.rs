@@ -26,6 +26,11 @@ enum Command {
     Presets(cli::presets::PresetsArgs),
     /// Check PyTorch parity fixtures; non-zero exit on any failure.
     Parity(cli::parity::ParityArgs),
+    /// Veit et al. 2016 on a trained model: lesions, reordering, gradient per path length.
+    Experiment {
+        #[command(subcommand)]
+        what: cli::experiment::ExperimentCommand,
+    },
 }
 
 fn main() {
@@ -36,6 +41,7 @@ fn main() {
         Command::Forward(args) => cli::forward::run(args),
         Command::Presets(args) => cli::presets::run(args),
         Command::Parity(args) => cli::parity::run(args),
+        Command::Experiment { what } => cli::experiment::run(what),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

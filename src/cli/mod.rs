@@ -1,6 +1,7 @@
 //! Subcommands of the `unravel` program, one module each.
 
 pub mod bench;
+pub mod experiment;
 pub mod forward;
 pub mod model_args;
 pub mod parity;
