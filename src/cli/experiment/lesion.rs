@@ -59,7 +59,10 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
     )?;
     let blocks = model_blocks(&model);
     let full_error = error_rate(&mut model, &test)?;
-    eprintln!("full model: {:.2}% error on {images} test images", 100.0 * full_error);
+    eprintln!(
+        "full model: {:.2}% error on {images} test images",
+        100.0 * full_error
+    );
 
     eprintln!("deleting each of {} blocks …", blocks.len());
     let single = lesion_each_block(&model, &test)?;
@@ -70,7 +73,10 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
                 args.model
                     .model(&args.plain_preset, Some(path), channels, classes)?;
             let plain_error = error_rate(&mut plain_model, &test)?;
-            eprintln!("plain network: {:.2}% error; deleting each block …", 100.0 * plain_error);
+            eprintln!(
+                "plain network: {:.2}% error; deleting each block …",
+                100.0 * plain_error
+            );
             Some((plain_error, lesion_each_block(&plain_model, &test)?))
         }
         None => None,
@@ -84,7 +90,10 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
         seed: args.model.seed,
         include_downsampling: false,
     };
-    eprintln!("deleting k = 1 … {max_deleted} random blocks, {} draws each …", args.draws);
+    eprintln!(
+        "deleting k = 1 … {max_deleted} random blocks, {} draws each …",
+        args.draws
+    );
     let random = lesion_random_blocks(&model, &test, &random_config)?;
 
     let swap_config = ReorderConfig {
@@ -92,11 +101,21 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
         draws: args.swap_draws,
         seed: args.model.seed.wrapping_add(1),
     };
-    eprintln!("swapping k = 1 … {} pairs, {} draws each …", args.max_swaps, args.swap_draws);
+    eprintln!(
+        "swapping k = 1 … {} pairs, {} draws each …",
+        args.max_swaps, args.swap_draws
+    );
     let reordered = reorder_random_pairs(&model, &test, &swap_config)?;
 
     let out = &args.out;
-    write_outputs(&args, full_error, &single, plain.as_ref(), &random, &reordered)?;
+    write_outputs(
+        &args,
+        full_error,
+        &single,
+        plain.as_ref(),
+        &random,
+        &reordered,
+    )?;
     let summary = summary_text(
         &args,
         images,
@@ -159,7 +178,12 @@ fn write_outputs(
     if let Some((_, plain_single)) = plain {
         rows.extend(single_rows(&args.plain_preset, plain_single));
     }
-    write_csv(out, "lesion_single.csv", &["network", "block", "stage", "downsampling", "error"], &rows)?;
+    write_csv(
+        out,
+        "lesion_single.csv",
+        &["network", "block", "stage", "downsampling", "error"],
+        &rows,
+    )?;
 
     // Fig. 3: error after deleting each block, the full model's error as a dashed line.
     let points = |lesions: &[SingleLesion], downsampling: bool| -> Vec<(f64, f64)> {
@@ -170,63 +194,129 @@ fn write_outputs(
             .collect()
     };
     let mut series = vec![
-        Series::new(format!("{}: block deleted", args.model.preset), points(single, false), BLUE_, Style::LineAndPoints),
-        Series::new("downsampling block deleted", points(single, true), RED_, Style::Points),
+        Series::new(
+            format!("{}: block deleted", args.model.preset),
+            points(single, false),
+            BLUE_,
+            Style::LineAndPoints,
+        ),
+        Series::new(
+            "downsampling block deleted",
+            points(single, true),
+            RED_,
+            Style::Points,
+        ),
     ];
-    let mut reference_lines = vec![(100.0 * full_error, format!("{} full model", args.model.preset))];
+    let mut reference_lines = vec![(
+        100.0 * full_error,
+        format!("{} full model", args.model.preset),
+    )];
     if let Some((plain_error, plain_single)) = plain {
-        series.push(Series::new(format!("{}: block deleted", args.plain_preset), points(plain_single, false), ORANGE_, Style::LineAndPoints));
-        reference_lines.push((100.0 * plain_error, format!("{} full model", args.plain_preset)));
+        series.push(Series::new(
+            format!("{}: block deleted", args.plain_preset),
+            points(plain_single, false),
+            ORANGE_,
+            Style::LineAndPoints,
+        ));
+        reference_lines.push((
+            100.0 * plain_error,
+            format!("{} full model", args.plain_preset),
+        ));
     }
-    plot::write(out, "fig3_lesion_single.svg", &Chart {
-        title: "Test error when deleting one block (Veit et al. Fig. 3)".into(),
-        x_label: "deleted block".into(),
-        y_label: "test error (%)".into(),
-        series,
-        reference_lines,
-    })?;
+    plot::write(
+        out,
+        "fig3_lesion_single.svg",
+        &Chart {
+            title: "Test error when deleting one block (Veit et al. Fig. 3)".into(),
+            x_label: "deleted block".into(),
+            y_label: "test error (%)".into(),
+            series,
+            reference_lines,
+        },
+    )?;
 
     let mut rows = Vec::new();
     for r in random {
         for (draw, (blocks, error)) in r.draws.iter().zip(&r.errors).enumerate() {
             let list: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
-            rows.push(vec![r.deleted.to_string(), draw.to_string(), list.join(" "), format!("{error:.6}")]);
+            rows.push(vec![
+                r.deleted.to_string(),
+                draw.to_string(),
+                list.join(" "),
+                format!("{error:.6}"),
+            ]);
         }
     }
-    write_csv(out, "lesion_random.csv", &["deleted", "draw", "blocks", "error"], &rows)?;
-    let mean: Vec<(f64, f64)> = random.iter().map(|r| (r.deleted as f64, 100.0 * r.spread.mean)).collect();
+    write_csv(
+        out,
+        "lesion_random.csv",
+        &["deleted", "draw", "blocks", "error"],
+        &rows,
+    )?;
+    let mean: Vec<(f64, f64)> = random
+        .iter()
+        .map(|r| (r.deleted as f64, 100.0 * r.spread.mean))
+        .collect();
     let bars: Vec<(f64, f64)> = random
         .iter()
-        .map(|r| (100.0 * (r.spread.mean - r.spread.standard_deviation), 100.0 * (r.spread.mean + r.spread.standard_deviation)))
+        .map(|r| {
+            (
+                100.0 * (r.spread.mean - r.spread.standard_deviation),
+                100.0 * (r.spread.mean + r.spread.standard_deviation),
+            )
+        })
         .collect();
-    plot::write(out, "fig5a_lesion_random.svg", &Chart {
-        title: "Deleting k random blocks (Veit et al. Fig. 5a)".into(),
-        x_label: "number of deleted blocks k".into(),
-        y_label: "test error (%), mean ± std over draws".into(),
-        series: vec![Series::new("mean error", mean, BLUE_, Style::LineAndPoints).with_error_bars(bars)],
-        reference_lines: vec![(100.0 * full_error, "full model".into())],
-    })?;
+    plot::write(
+        out,
+        "fig5a_lesion_random.svg",
+        &Chart {
+            title: "Deleting k random blocks (Veit et al. Fig. 5a)".into(),
+            x_label: "number of deleted blocks k".into(),
+            y_label: "test error (%), mean ± std over draws".into(),
+            series: vec![
+                Series::new("mean error", mean, BLUE_, Style::LineAndPoints).with_error_bars(bars)
+            ],
+            reference_lines: vec![(100.0 * full_error, "full model".into())],
+        },
+    )?;
 
     let rows: Vec<Vec<String>> = reordered
         .iter()
         .map(|r| {
             let order: Vec<String> = r.order.iter().map(|b| b.to_string()).collect();
-            vec![r.swaps.to_string(), format!("{:.6}", r.kendall_tau), format!("{:.6}", r.error), order.join(" ")]
+            vec![
+                r.swaps.to_string(),
+                format!("{:.6}", r.kendall_tau),
+                format!("{:.6}", r.error),
+                order.join(" "),
+            ]
         })
         .collect();
-    write_csv(out, "reorder.csv", &["swaps", "kendall_tau", "error", "order"], &rows)?;
-    plot::write(out, "fig5b_reorder.svg", &Chart {
-        title: "Swapping k random pairs of blocks (Veit et al. Fig. 5b)".into(),
-        x_label: "Kendall's tau between the original and the new order".into(),
-        y_label: "test error (%)".into(),
-        series: vec![Series::new(
-            "reordered network",
-            reordered.iter().map(|r| (r.kendall_tau, 100.0 * r.error)).collect(),
-            GREEN_,
-            Style::Points,
-        )],
-        reference_lines: vec![(100.0 * full_error, "full model".into())],
-    })?;
+    write_csv(
+        out,
+        "reorder.csv",
+        &["swaps", "kendall_tau", "error", "order"],
+        &rows,
+    )?;
+    plot::write(
+        out,
+        "fig5b_reorder.svg",
+        &Chart {
+            title: "Swapping k random pairs of blocks (Veit et al. Fig. 5b)".into(),
+            x_label: "Kendall's tau between the original and the new order".into(),
+            y_label: "test error (%)".into(),
+            series: vec![Series::new(
+                "reordered network",
+                reordered
+                    .iter()
+                    .map(|r| (r.kendall_tau, 100.0 * r.error))
+                    .collect(),
+                GREEN_,
+                Style::Points,
+            )],
+            reference_lines: vec![(100.0 * full_error, "full model".into())],
+        },
+    )?;
     Ok(())
 }
 
@@ -251,7 +341,8 @@ fn summary_text(
     text.push_str(&format!("full model: {} error\n", pct(full_error)));
     let (down, rest): (Vec<&SingleLesion>, Vec<&SingleLesion>) =
         single.iter().partition(|s| s.block.is_downsampling());
-    let errors = |list: &[&SingleLesion]| -> Vec<f64> { list.iter().filter_map(|s| s.error).collect() };
+    let errors =
+        |list: &[&SingleLesion]| -> Vec<f64> { list.iter().filter_map(|s| s.error).collect() };
     let rest_errors = errors(&rest);
     if !rest_errors.is_empty() {
         let max = rest_errors.iter().copied().fold(f64::MIN, f64::max);
@@ -285,12 +376,20 @@ fn summary_text(
     text.push_str("delete k random blocks (mean ± std):");
     for r in random {
         if r.deleted == 1 || r.deleted % 5 == 0 || r.deleted == random.len() {
-            text.push_str(&format!(" k={}: {}±{:.2}", r.deleted, pct(r.spread.mean), 100.0 * r.spread.standard_deviation));
+            text.push_str(&format!(
+                " k={}: {}±{:.2}",
+                r.deleted,
+                pct(r.spread.mean),
+                100.0 * r.spread.standard_deviation
+            ));
         }
     }
     text.push('\n');
     if let (Some(first), Some(last)) = (reordered.first(), reordered.last()) {
-        let min_tau = reordered.iter().map(|r| r.kendall_tau).fold(f64::MAX, f64::min);
+        let min_tau = reordered
+            .iter()
+            .map(|r| r.kendall_tau)
+            .fold(f64::MAX, f64::min);
         text.push_str(&format!(
             "reorder ({swappable} swappable pairs): 1 swap τ={:.3} {}; {} swaps τ={:.3} {}; lowest τ {:.3}\n",
             first.kendall_tau,

@@ -50,7 +50,12 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
     args.model.batch_size = args.batch;
     let (test, channels, classes) = args.model.test_set()?;
     let batch = test.into_iter().next().ok_or("the test set is empty")?;
-    let model = args.model.model(&args.model.preset, args.model.weights.as_deref(), channels, classes)?;
+    let model = args.model.model(
+        &args.model.preset,
+        args.model.weights.as_deref(),
+        channels,
+        classes,
+    )?;
     let blocks = model_blocks(&model).len();
     let distribution = PathLengths::new(blocks)?;
     let paper = PathLengths::new(54)?;
@@ -61,12 +66,23 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
         args.samples,
         batch.labels.len()
     );
-    let config = PathGradientConfig { lengths: Vec::new(), samples: args.samples, seed: args.model.seed };
+    let config = PathGradientConfig {
+        lengths: Vec::new(),
+        samples: args.samples,
+        seed: args.model.seed,
+    };
     let result = path_gradient_experiment(&model, &batch, &config)?;
     let effective = result.effective_range(args.mass);
 
     write_outputs(&args, &distribution, &result)?;
-    let summary = summary_text(&args, &distribution, &paper, &result, effective, started.elapsed().as_secs_f64());
+    let summary = summary_text(
+        &args,
+        &distribution,
+        &paper,
+        &result,
+        effective,
+        started.elapsed().as_secs_f64(),
+    );
     write_text(&args.out, "summary.txt", &summary)?;
     print!("{summary}");
     if args.json {
@@ -89,33 +105,63 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
     Ok(())
 }
 
-fn write_outputs(args: &PathsArgs, distribution: &PathLengths, result: &PathGradients) -> CliResult<()> {
+fn write_outputs(
+    args: &PathsArgs,
+    distribution: &PathLengths,
+    result: &PathGradients,
+) -> CliResult<()> {
     let out = &args.out;
     let n = distribution.blocks();
     let rows: Vec<Vec<String>> = (0..=n)
-        .map(|k| vec![k.to_string(), distribution.count(k).to_string(), format!("{:.6e}", distribution.probability(k))])
+        .map(|k| {
+            vec![
+                k.to_string(),
+                distribution.count(k).to_string(),
+                format!("{:.6e}", distribution.probability(k)),
+            ]
+        })
         .collect();
-    write_csv(out, "path_lengths.csv", &["length", "paths", "probability"], &rows)?;
-    plot::write(out, "fig6a_path_lengths.svg", &Chart {
-        title: format!("Distribution of path lengths, n = {n} (Veit et al. Fig. 6a)"),
-        x_label: "path length (blocks whose residual branch the path passes)".into(),
-        y_label: "fraction of paths".into(),
-        series: vec![Series::new(
-            format!("Binomial({n}, 1/2)"),
-            (0..=n).map(|k| (k as f64, distribution.probability(k))).collect(),
-            BLUE_,
-            Style::LineAndPoints,
-        )],
-        reference_lines: Vec::new(),
-    })?;
+    write_csv(
+        out,
+        "path_lengths.csv",
+        &["length", "paths", "probability"],
+        &rows,
+    )?;
+    plot::write(
+        out,
+        "fig6a_path_lengths.svg",
+        &Chart {
+            title: format!("Distribution of path lengths, n = {n} (Veit et al. Fig. 6a)"),
+            x_label: "path length (blocks whose residual branch the path passes)".into(),
+            y_label: "fraction of paths".into(),
+            series: vec![Series::new(
+                format!("Binomial({n}, 1/2)"),
+                (0..=n)
+                    .map(|k| (k as f64, distribution.probability(k)))
+                    .collect(),
+                BLUE_,
+                Style::LineAndPoints,
+            )],
+            reference_lines: Vec::new(),
+        },
+    )?;
 
     let mut rows = Vec::new();
     for g in &result.per_length {
         for (sample, norm) in g.norms.iter().enumerate() {
-            rows.push(vec![g.length.to_string(), sample.to_string(), format!("{norm:.6e}")]);
+            rows.push(vec![
+                g.length.to_string(),
+                sample.to_string(),
+                format!("{norm:.6e}"),
+            ]);
         }
     }
-    write_csv(out, "path_gradients.csv", &["length", "sample", "input_gradient_norm"], &rows)?;
+    write_csv(
+        out,
+        "path_gradients.csv",
+        &["length", "sample", "input_gradient_norm"],
+        &rows,
+    )?;
     let totals = result.total_gradient();
     let rows: Vec<Vec<String>> = result
         .per_length
@@ -131,35 +177,58 @@ fn write_outputs(args: &PathsArgs, distribution: &PathLengths, result: &PathGrad
             ]
         })
         .collect();
-    write_csv(out, "path_gradient_by_length.csv", &["length", "mean_norm", "std_norm", "paths", "total_gradient"], &rows)?;
+    write_csv(
+        out,
+        "path_gradient_by_length.csv",
+        &["length", "mean_norm", "std_norm", "paths", "total_gradient"],
+        &rows,
+    )?;
 
     let log = |v: f64| if v > 0.0 { v.log10() } else { f64::NAN };
-    let mean: Vec<(f64, f64)> = result.per_length.iter().map(|g| (g.length as f64, log(g.spread.mean))).collect();
+    let mean: Vec<(f64, f64)> = result
+        .per_length
+        .iter()
+        .map(|g| (g.length as f64, log(g.spread.mean)))
+        .collect();
     let bars: Vec<(f64, f64)> = result
         .per_length
         .iter()
         .map(|g| (log(g.spread.min), log(g.spread.max)))
         .collect();
-    plot::write(out, "fig6b_gradient_per_path.svg", &Chart {
-        title: "Gradient magnitude of a path of length k (Veit et al. Fig. 6b)".into(),
-        x_label: "path length k".into(),
-        y_label: "log10 ‖∂L/∂x‖ (mean; bars: min–max)".into(),
-        series: vec![Series::new("single path", mean, ORANGE_, Style::LineAndPoints).with_error_bars(bars)],
-        reference_lines: Vec::new(),
-    })?;
+    plot::write(
+        out,
+        "fig6b_gradient_per_path.svg",
+        &Chart {
+            title: "Gradient magnitude of a path of length k (Veit et al. Fig. 6b)".into(),
+            x_label: "path length k".into(),
+            y_label: "log10 ‖∂L/∂x‖ (mean; bars: min–max)".into(),
+            series: vec![
+                Series::new("single path", mean, ORANGE_, Style::LineAndPoints)
+                    .with_error_bars(bars),
+            ],
+            reference_lines: Vec::new(),
+        },
+    )?;
     let sum: f64 = totals.iter().map(|(_, t)| t).sum();
-    plot::write(out, "fig6c_total_gradient.svg", &Chart {
-        title: "Total gradient magnitude per path length (Veit et al. Fig. 6c)".into(),
-        x_label: "path length k".into(),
-        y_label: "C(n, k) × mean norm (share of the sum)".into(),
-        series: vec![Series::new(
-            "all paths of length k",
-            totals.iter().map(|&(k, t)| (k as f64, if sum > 0.0 { t / sum } else { 0.0 })).collect(),
-            BLUE_,
-            Style::LineAndPoints,
-        )],
-        reference_lines: Vec::new(),
-    })?;
+    plot::write(
+        out,
+        "fig6c_total_gradient.svg",
+        &Chart {
+            title: "Total gradient magnitude per path length (Veit et al. Fig. 6c)".into(),
+            x_label: "path length k".into(),
+            y_label: "C(n, k) × mean norm (share of the sum)".into(),
+            series: vec![Series::new(
+                "all paths of length k",
+                totals
+                    .iter()
+                    .map(|&(k, t)| (k as f64, if sum > 0.0 { t / sum } else { 0.0 }))
+                    .collect(),
+                BLUE_,
+                Style::LineAndPoints,
+            )],
+            reference_lines: Vec::new(),
+        },
+    )?;
     Ok(())
 }
 
@@ -173,7 +242,10 @@ fn summary_text(
 ) -> String {
     let n = distribution.blocks();
     let mut text = String::new();
-    text.push_str(&format!("Paths (Veit et al. 2016, §3, §5): {} with n = {n} blocks\n", args.model.preset));
+    text.push_str(&format!(
+        "Paths (Veit et al. 2016, §3, §5): {} with n = {n} blocks\n",
+        args.model.preset
+    ));
     let (low, high) = distribution.central_range(0.95);
     text.push_str(&format!(
         "paths: 2^{n} = {}; length ~ Binomial({n}, 1/2): mean {:.1}, std {:.2}; 95% of paths pass {low}–{high} blocks ({:.1}%)\n",
@@ -197,7 +269,8 @@ fn summary_text(
     text.push('\n');
     if let (Some(first), Some(last)) = (result.per_length.first(), result.per_length.last()) {
         if first.spread.mean > 0.0 && last.spread.mean > 0.0 && last.length > first.length {
-            let rate = (last.spread.mean / first.spread.mean).ln() / (last.length - first.length) as f64;
+            let rate =
+                (last.spread.mean / first.spread.mean).ln() / (last.length - first.length) as f64;
             text.push_str(&format!(
                 "decay: ×{:.3} per extra block on average (exp fit from k={} to k={})\n",
                 rate.exp(),

@@ -26,7 +26,12 @@ pub struct Series {
 }
 
 impl Series {
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor, style: Style) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        color: RGBColor,
+        style: Style,
+    ) -> Self {
         Series {
             name: name.into(),
             points,
@@ -84,7 +89,9 @@ pub fn render(chart: &Chart) -> CliResult<String> {
         values
             .iter()
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
     };
     let (x_low, x_high) = fold(&xs);
     let (y_low, y_high) = fold(&ys);
@@ -112,7 +119,12 @@ pub fn render(chart: &Chart) -> CliResult<String> {
         for (y, name) in &chart.reference_lines {
             let style = ShapeStyle::from(&GREY_).stroke_width(1);
             context
-                .draw_series(DashedLineSeries::new(vec![(x_low, *y), (x_high, *y)], 6, 4, style))
+                .draw_series(DashedLineSeries::new(
+                    vec![(x_low, *y), (x_high, *y)],
+                    6,
+                    4,
+                    style,
+                ))
                 .map_err(|e| e.to_string())?
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREY_));
@@ -121,21 +133,35 @@ pub fn render(chart: &Chart) -> CliResult<String> {
             let color = series.color;
             if let Some(bars) = &series.error_bars {
                 context
-                    .draw_series(series.points.iter().zip(bars).map(|(&(x, y), &(low, high))| {
-                        ErrorBar::new_vertical(x, low, y, high, color.stroke_width(1), 6)
-                    }))
+                    .draw_series(
+                        series
+                            .points
+                            .iter()
+                            .zip(bars)
+                            .map(|(&(x, y), &(low, high))| {
+                                ErrorBar::new_vertical(x, low, y, high, color.stroke_width(1), 6)
+                            }),
+                    )
                     .map_err(|e| e.to_string())?;
             }
             if series.style != Style::Points {
                 context
-                    .draw_series(LineSeries::new(series.points.clone(), color.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        series.points.clone(),
+                        color.stroke_width(2),
+                    ))
                     .map_err(|e| e.to_string())?
                     .label(series.name.clone())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
             if series.style != Style::Line {
                 let drawn = context
-                    .draw_series(series.points.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))
+                    .draw_series(
+                        series
+                            .points
+                            .iter()
+                            .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                    )
                     .map_err(|e| e.to_string())?;
                 if series.style == Style::Points {
                     drawn

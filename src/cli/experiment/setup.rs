@@ -138,7 +138,12 @@ pub fn write_text(dir: &Path, name: &str, text: &str) -> CliResult<PathBuf> {
 }
 
 /// A CSV file: a header and rows of already formatted cells.
-pub fn write_csv(dir: &Path, name: &str, header: &[&str], rows: &[Vec<String>]) -> CliResult<PathBuf> {
+pub fn write_csv(
+    dir: &Path,
+    name: &str,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> CliResult<PathBuf> {
     let mut text = header.join(",");
     text.push('\n');
     for row in rows {

@@ -194,20 +194,20 @@ impl PathGradients {
     pub fn effective_range(&self, mass: f64) -> Option<(usize, usize)> {
         let totals = self.total_gradient();
         let sum: f64 = totals.iter().map(|(_, t)| t).sum();
-        if totals.is_empty() || !(sum > 0.0) {
+        if totals.is_empty() || sum.is_nan() || sum <= 0.0 {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
         for start in 0..totals.len() {
             let mut carried = 0.0;
-            for end in start..totals.len() {
-                carried += totals[end].1;
+            for (end, &(_, total)) in totals.iter().enumerate().skip(start) {
+                carried += total;
                 if carried >= mass * sum {
-                    let better = match best {
+                    let narrower = match best {
                         None => true,
                         Some((s, e)) => end - start < e - s,
                     };
-                    if better {
+                    if narrower {
                         best = Some((start, end));
                     }
                     break;
