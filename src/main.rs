@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "unravel", version, about = "Reproduce, explain and measure residual networks")]
+#[command(
+    name = "unravel",
+    version,
+    about = "Reproduce, explain and measure residual networks"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
