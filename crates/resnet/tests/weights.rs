@@ -144,6 +144,16 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
     assert!(report.loaded > 0);
 }
 
+/// A hand-made safetensors file: length, header padded with spaces to 8 bytes, data.
+fn safetensors_bytes(header: &[u8], data: &[u8]) -> (Vec<u8>, usize) {
+    let mut padded = header.to_vec();
+    padded.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(&padded);
+    bytes.extend(data);
+    (bytes, padded.len())
+}
+
 #[test]
 fn file_errors_name_the_file_and_offset() {
     let missing = scratch("does-not-exist.safetensors");
@@ -168,31 +178,19 @@ fn file_errors_name_the_file_and_offset() {
 
     // A dtype the loader does not read: its tensor and byte offset are named.
     let header = br#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
-    let mut padded = header.to_vec();
-    while padded.len() % 8 != 0 {
-        padded.push(b' ');
-    }
-    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(&padded);
-    bytes.extend([0u8; 4]);
+    let (bytes, header_length) = safetensors_bytes(header, &[0; 4]);
     let half = scratch("half.safetensors");
     std::fs::write(&half, &bytes).unwrap();
     let error = SafetensorsFile::open(&half).unwrap_err();
     let message = error.to_string();
     assert!(
-        message.contains("`w`") && message.contains(&format!("(byte {})", 8 + padded.len())),
+        message.contains("`w`") && message.contains(&format!("(byte {})", 8 + header_length)),
         "{message}"
     );
 
     // A float counter is refused with its offset.
     let header = br#"{"bn1.num_batches_tracked":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}"#;
-    let mut padded = header.to_vec();
-    while padded.len() % 8 != 0 {
-        padded.push(b' ');
-    }
-    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(&padded);
-    bytes.extend([0u8; 4]);
+    let (bytes, _) = safetensors_bytes(header, &[0; 4]);
     let float_counter = scratch("float-counter.safetensors");
     std::fs::write(&float_counter, &bytes).unwrap();
     let mut model = small("resnet20", 10, 1);
