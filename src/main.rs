@@ -18,12 +18,24 @@ enum Command {
         #[command(subcommand)]
         what: cli::bench::BenchCommand,
     },
+    /// torchinfo-style summary of a preset: layers, output shapes, parameters, totals.
+    Summary(cli::summary::SummaryArgs),
+    /// One forward pass of a preset: output shape, values, time.
+    Forward(cli::forward::ForwardArgs),
+    /// List the presets with their parameter counts.
+    Presets(cli::presets::PresetsArgs),
+    /// Check PyTorch parity fixtures; non-zero exit on any failure.
+    Parity(cli::parity::ParityArgs),
 }
 
 fn main() {
     let args = Args::parse();
     let result = match args.command {
         Command::Bench { what } => cli::bench::run(what),
+        Command::Summary(args) => cli::summary::run(args),
+        Command::Forward(args) => cli::forward::run(args),
+        Command::Presets(args) => cli::presets::run(args),
+        Command::Parity(args) => cli::parity::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

@@ -1,3 +1,8 @@
 //! Subcommands of the `unravel` program, one module each.
 
 pub mod bench;
+pub mod forward;
+pub mod model_args;
+pub mod parity;
+pub mod presets;
+pub mod summary;
