@@ -5,5 +5,6 @@
 //! crates; the `unravel` binary is the command-line program.
 
 pub use unravel_autograd as autograd;
+pub use unravel_data as data;
 pub use unravel_tensor as tensor;
 pub use unravel_tensor::{Device, Float, Rng, Tensor, TensorError};
