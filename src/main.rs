@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "unravel", version, about = "Reproduce, explain and measure residual networks")]
+#[command(
+    name = "unravel",
+    version,
+    about = "Reproduce, explain and measure residual networks"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +30,10 @@ enum Command {
     Presets(cli::presets::PresetsArgs),
     /// Check PyTorch parity fixtures; non-zero exit on any failure.
     Parity(cli::parity::ParityArgs),
+    /// Train a network on a dataset (He et al. 2015 §4.2's recipe by default).
+    Train(Box<cli::train::TrainArgs>),
+    /// Test accuracy and confusion matrix of a weights file.
+    Eval(cli::eval::EvalArgs),
 }
 
 fn main() {
@@ -36,6 +44,8 @@ fn main() {
         Command::Forward(args) => cli::forward::run(args),
         Command::Presets(args) => cli::presets::run(args),
         Command::Parity(args) => cli::parity::run(args),
+        Command::Train(args) => cli::train::run(*args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

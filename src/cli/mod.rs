@@ -1,8 +1,10 @@
 //! Subcommands of the `unravel` program, one module each.
 
 pub mod bench;
+pub mod eval;
 pub mod forward;
 pub mod model_args;
 pub mod parity;
 pub mod presets;
 pub mod summary;
+pub mod train;

@@ -25,7 +25,10 @@ pub fn run(command: BenchCommand) -> CliResult<()> {
 }
 
 /// Runs `body` on a rayon pool of `threads` threads (all cores when `None`).
-pub fn with_threads<T: Send>(threads: Option<usize>, body: impl FnOnce() -> T + Send) -> CliResult<T> {
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    body: impl FnOnce() -> T + Send,
+) -> CliResult<T> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = threads {
         builder = builder.num_threads(threads);
