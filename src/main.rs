@@ -35,6 +35,10 @@ enum Command {
         #[command(subcommand)]
         what: cli::experiment::ExperimentCommand,
     },
+    /// Train a network on a dataset (He et al. 2015 §4.2's recipe by default).
+    Train(Box<cli::train::TrainArgs>),
+    /// Test accuracy and confusion matrix of a weights file.
+    Eval(cli::eval::EvalArgs),
 }
 
 fn main() {
@@ -46,6 +50,8 @@ fn main() {
         Command::Presets(args) => cli::presets::run(args),
         Command::Parity(args) => cli::parity::run(args),
         Command::Experiment { what } => cli::experiment::run(what),
+        Command::Train(args) => cli::train::run(*args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod experiment;
+pub mod eval;
 pub mod forward;
 pub mod model_args;
 pub mod parity;
 pub mod presets;
 pub mod summary;
+pub mod train;
