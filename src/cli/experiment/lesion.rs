@@ -24,9 +24,9 @@ pub struct LesionArgs {
     /// Weights of a trained plain network, for the plain-network comparison of Fig. 3.
     #[arg(long)]
     pub plain_weights: Option<PathBuf>,
-    /// The plain network's preset.
-    #[arg(long, default_value = "plain20")]
-    pub plain_preset: String,
+    /// The plain network's preset (default: the plain weights file's, else plain20).
+    #[arg(long)]
+    pub plain_preset: Option<String>,
     /// Delete k = 1 … K random blocks (default: 20, or every non-downsampling block if fewer).
     #[arg(long)]
     pub max_deleted: Option<usize>,
@@ -47,16 +47,27 @@ pub struct LesionArgs {
     pub json: bool,
 }
 
+/// The plain network's results.
+struct PlainResult {
+    arch: String,
+    error: f64,
+    single: Vec<SingleLesion>,
+}
+
+/// What the outputs are labelled with.
+struct Names {
+    arch: String,
+    dataset: String,
+}
+
 pub fn run(args: LesionArgs) -> CliResult<()> {
     let started = Instant::now();
-    let (test, channels, classes) = args.model.test_set()?;
+    let config = args.model.config(args.model.weights.as_deref(), None)?;
+    let (test, channels, classes) = args.model.test_set(&config)?;
     let images: usize = test.iter().map(|b| b.labels.len()).sum();
-    let mut model = args.model.model(
-        &args.model.preset,
-        args.model.weights.as_deref(),
-        channels,
-        classes,
-    )?;
+    let mut model = args
+        .model
+        .model(&config, args.model.weights.as_deref(), channels, classes)?;
     let blocks = model_blocks(&model);
     let full_error = error_rate(&mut model, &test)?;
     eprintln!(
@@ -69,15 +80,16 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
 
     let plain = match &args.plain_weights {
         Some(path) => {
-            let mut plain_model =
-                args.model
-                    .model(&args.plain_preset, Some(path), channels, classes)?;
-            let plain_error = error_rate(&mut plain_model, &test)?;
+            let plain_config = args.model.config(Some(path), args.plain_preset.as_deref())?;
+            let (plain_test, channels, classes) = args.model.test_set(&plain_config)?;
+            let mut plain_model = args.model.model(&plain_config, Some(path), channels, classes)?;
+            let plain_error = error_rate(&mut plain_model, &plain_test)?;
             eprintln!(
                 "plain network: {:.2}% error; deleting each block …",
                 100.0 * plain_error
             );
-            Some((plain_error, lesion_each_block(&plain_model, &test)?))
+            let plain_single = lesion_each_block(&plain_model, &plain_test)?;
+            Some(PlainResult { arch: plain_config.arch, error: plain_error, single: plain_single })
         }
         None => None,
     };
@@ -108,8 +120,10 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
     let reordered = reorder_random_pairs(&model, &test, &swap_config)?;
 
     let out = &args.out;
+    let names = Names { arch: config.arch.clone(), dataset: config.dataset.clone() };
     write_outputs(
         &args,
+        &names,
         full_error,
         &single,
         plain.as_ref(),
@@ -118,6 +132,7 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
     )?;
     let summary = summary_text(
         &args,
+        &names,
         images,
         full_error,
         &single,
@@ -132,13 +147,15 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
     if args.json {
         let line = json!({
             "experiment": "lesion",
-            "preset": args.model.preset,
+            "preset": config.arch,
+            "dataset": config.dataset,
             "test_images": images,
             "full_error": full_error,
             "single_block_errors": single.iter().map(|s| s.error).collect::<Vec<_>>(),
             "downsampling_blocks": single.iter().filter(|s| s.block.is_downsampling()).map(|s| s.block.index).collect::<Vec<_>>(),
-            "plain_full_error": plain.as_ref().map(|p| p.0),
-            "plain_single_block_errors": plain.as_ref().map(|p| p.1.iter().map(|s| s.error).collect::<Vec<_>>()),
+            "plain_preset": plain.as_ref().map(|p| p.arch.clone()),
+            "plain_full_error": plain.as_ref().map(|p| p.error),
+            "plain_single_block_errors": plain.as_ref().map(|p| p.single.iter().map(|s| s.error).collect::<Vec<_>>()),
             "random_deletion_mean_error": random.iter().map(|r| r.spread.mean).collect::<Vec<_>>(),
             "random_deletion_std_error": random.iter().map(|r| r.spread.standard_deviation).collect::<Vec<_>>(),
             "reorder_tau": reordered.iter().map(|r| r.kendall_tau).collect::<Vec<_>>(),
@@ -167,16 +184,17 @@ fn single_rows(network: &str, lesions: &[SingleLesion]) -> Vec<Vec<String>> {
 
 fn write_outputs(
     args: &LesionArgs,
+    names: &Names,
     full_error: f64,
     single: &[SingleLesion],
-    plain: Option<&(f64, Vec<SingleLesion>)>,
+    plain: Option<&PlainResult>,
     random: &[RandomLesion],
     reordered: &[Reordering],
 ) -> CliResult<()> {
     let out = &args.out;
-    let mut rows = single_rows(&args.model.preset, single);
-    if let Some((_, plain_single)) = plain {
-        rows.extend(single_rows(&args.plain_preset, plain_single));
+    let mut rows = single_rows(&names.arch, single);
+    if let Some(plain) = plain {
+        rows.extend(single_rows(&plain.arch, &plain.single));
     }
     write_csv(
         out,
@@ -195,7 +213,7 @@ fn write_outputs(
     };
     let mut series = vec![
         Series::new(
-            format!("{}: block deleted", args.model.preset),
+            format!("{}: block deleted", names.arch),
             points(single, false),
             BLUE_,
             Style::LineAndPoints,
@@ -209,18 +227,18 @@ fn write_outputs(
     ];
     let mut reference_lines = vec![(
         100.0 * full_error,
-        format!("{} full model", args.model.preset),
+        format!("{} full model", names.arch),
     )];
-    if let Some((plain_error, plain_single)) = plain {
+    if let Some(PlainResult { arch, error: plain_error, single: plain_single }) = plain {
         series.push(Series::new(
-            format!("{}: block deleted", args.plain_preset),
+            format!("{arch}: block deleted"),
             points(plain_single, false),
             ORANGE_,
             Style::LineAndPoints,
         ));
         reference_lines.push((
             100.0 * plain_error,
-            format!("{} full model", args.plain_preset),
+            format!("{arch} full model"),
         ));
     }
     plot::write(
@@ -323,10 +341,11 @@ fn write_outputs(
 #[allow(clippy::too_many_arguments)]
 fn summary_text(
     args: &LesionArgs,
+    names: &Names,
     images: usize,
     full_error: f64,
     single: &[SingleLesion],
-    plain: Option<&(f64, Vec<SingleLesion>)>,
+    plain: Option<&PlainResult>,
     random: &[RandomLesion],
     reordered: &[Reordering],
     swappable: usize,
@@ -335,8 +354,8 @@ fn summary_text(
     let pct = |e: f64| format!("{:.2}%", 100.0 * e);
     let mut text = String::new();
     text.push_str(&format!(
-        "Lesion study (Veit et al. 2016, §4): {} on {} test images of {:?}\n",
-        args.model.preset, images, args.model.dataset
+        "Lesion study (Veit et al. 2016, §4): {} on {} test images of {}\n",
+        names.arch, images, names.dataset
     ));
     text.push_str(&format!("full model: {} error\n", pct(full_error)));
     let (down, rest): (Vec<&SingleLesion>, Vec<&SingleLesion>) =
@@ -361,12 +380,12 @@ fn summary_text(
             s.error.map(pct).unwrap_or_else(|| "not deletable".into())
         ));
     }
-    if let Some((plain_error, plain_single)) = plain {
+    if let Some(PlainResult { arch, error: plain_error, single: plain_single }) = plain {
         let deletable: Vec<f64> = plain_single.iter().filter_map(|s| s.error).collect();
         let mean = deletable.iter().sum::<f64>() / deletable.len().max(1) as f64;
         text.push_str(&format!(
             "{}: full {}, delete one block ({} deletable of {}): mean {}\n",
-            args.plain_preset,
+            arch,
             pct(*plain_error),
             deletable.len(),
             plain_single.len(),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 use unravel_resnet::ensemble::{
-    model_blocks, path_gradient_experiment, PathGradientConfig, PathGradients, PathLengths,
+    model_blocks, path_gradient_experiment, LabelledBatch, PathGradientConfig, PathGradients, PathLengths,
 };
 
 use crate::cli::bench::CliResult;
@@ -48,10 +48,16 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
     }
     args.model.test_samples = Some(args.batch);
     args.model.batch_size = args.batch;
-    let (test, channels, classes) = args.model.test_set()?;
-    let batch = test.into_iter().next().ok_or("the test set is empty")?;
+    let run_config = args.model.config(args.model.weights.as_deref(), None)?;
+    let (test, channels, classes) = args.model.test_set(&run_config)?;
+    let mut batch = test.into_iter().next().ok_or("the test set is empty")?;
+    if batch.labels.len() > args.batch {
+        // The test loader batches at least 100 images: keep the first `--batch`.
+        let images = batch.images.narrow(0, 0, args.batch)?.contiguous();
+        batch = LabelledBatch::new(images, batch.labels[..args.batch].to_vec())?;
+    }
     let model = args.model.model(
-        &args.model.preset,
+        &run_config,
         args.model.weights.as_deref(),
         channels,
         classes,
@@ -77,6 +83,7 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
     write_outputs(&args, &distribution, &result)?;
     let summary = summary_text(
         &args,
+        &run_config.arch,
         &distribution,
         &paper,
         &result,
@@ -88,7 +95,8 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
     if args.json {
         let line = json!({
             "experiment": "paths",
-            "preset": args.model.preset,
+            "preset": run_config.arch,
+            "dataset": run_config.dataset,
             "blocks": blocks,
             "mean_path_length": distribution.mean(),
             "lengths": result.per_length.iter().map(|g| g.length).collect::<Vec<_>>(),
@@ -234,6 +242,7 @@ fn write_outputs(
 
 fn summary_text(
     args: &PathsArgs,
+    arch: &str,
     distribution: &PathLengths,
     paper: &PathLengths,
     result: &PathGradients,
@@ -244,7 +253,7 @@ fn summary_text(
     let mut text = String::new();
     text.push_str(&format!(
         "Paths (Veit et al. 2016, §3, §5): {} with n = {n} blocks\n",
-        args.model.preset
+        arch
     ));
     let (low, high) = distribution.central_range(0.95);
     text.push_str(&format!(

@@ -3,49 +3,38 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use unravel_data::{load_dataset, BatchLoader, DatasetKind, LoaderConfig, Normalization, Split};
+use clap::Args;
 use unravel_resnet::ensemble::LabelledBatch;
-use unravel_resnet::presets::{self, PresetOptions};
-use unravel_resnet::{weights, ResNet};
+use unravel_resnet::presets;
+use unravel_resnet::weights::{self, SafetensorsFile};
+use unravel_resnet::ResNet;
+use unravel_train::checkpoint::read_config;
+use unravel_train::{data, TrainConfig};
 
 use crate::cli::bench::CliResult;
 
-/// The datasets an experiment can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DatasetName {
-    FashionMnist,
-    Mnist,
-    Cifar10,
-}
-
-impl DatasetName {
-    fn kind(self) -> DatasetKind {
-        match self {
-            DatasetName::FashionMnist => DatasetKind::FashionMnist,
-            DatasetName::Mnist => DatasetKind::Mnist,
-            DatasetName::Cifar10 => DatasetKind::Cifar10,
-        }
-    }
-}
-
-/// The trained model and the data it is tested on.
+/// The trained model and the data it is tested on. A weights file written by `unravel train`
+/// carries its run's configuration (preset, widths, dataset, training subset), which is used
+/// unless a flag says otherwise; the test images are normalised exactly as in that run.
 #[derive(Args, Debug, Clone)]
 pub struct ModelAndData {
-    /// Trained weights (safetensors written by `unravel train` or `weights::save`).
+    /// Trained weights (safetensors written by `unravel train`, or `weights::save` with
+    /// `--preset`).
     #[arg(long, required_unless_present = "untrained")]
     pub weights: Option<PathBuf>,
     /// Use freshly initialised weights instead of `--weights` (to check the command only).
     #[arg(long)]
     pub untrained: bool,
-    /// The architecture the weights belong to (see `unravel presets`).
-    #[arg(long, default_value = "preact-resnet56")]
-    pub preset: String,
-    /// Base width of each stage, comma-separated, if the weights were trained with other widths.
+    /// The architecture (see `unravel presets`); default: the weights file's, else
+    /// preact-resnet56.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Base width of each stage, comma-separated; default: the weights file's.
     #[arg(long, value_delimiter = ',')]
     pub widths: Option<Vec<usize>>,
-    #[arg(long, value_enum, default_value = "fashion-mnist")]
-    pub dataset: DatasetName,
+    /// fashion-mnist, mnist or cifar10; default: the weights file's, else fashion-mnist.
+    #[arg(long)]
+    pub dataset: Option<String>,
     /// Folder holding the dataset's files (default: $UNRAVEL_DATA, then the system location).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -60,43 +49,55 @@ pub struct ModelAndData {
     pub seed: u64,
 }
 
+/// The default network of the experiments: Veit et al.'s pre-activation network at 27 blocks.
+pub const DEFAULT_PRESET: &str = "preact-resnet56";
+
 impl ModelAndData {
-    /// The preset options for this dataset's image channels and classes.
-    pub fn options(&self, channels: usize, classes: usize) -> PresetOptions {
-        PresetOptions {
-            widths: self.widths.clone(),
-            in_channels: Some(channels),
-            num_classes: Some(classes),
-            ..PresetOptions::default()
+    /// The run configuration for `weights` (its metadata, if it has any) with the flags
+    /// applied; `preset` overrides the architecture (for the plain network).
+    pub fn config(&self, weights: Option<&Path>, preset: Option<&str>) -> CliResult<TrainConfig> {
+        let stored = match (weights, self.untrained) {
+            (Some(path), false) => read_config(&SafetensorsFile::open(path)?)?,
+            _ => None,
+        };
+        let wanted = preset.map(str::to_string).or_else(|| self.preset.clone());
+        let mut config = match (stored, wanted) {
+            (Some(config), None) => config,
+            (Some(config), Some(arch)) if arch == config.arch => config,
+            (Some(config), Some(arch)) => {
+                return Err(format!(
+                    "{} holds a {} but {arch} was asked for",
+                    weights.map(|p| p.display().to_string()).unwrap_or_default(),
+                    config.arch
+                )
+                .into())
+            }
+            (None, arch) => TrainConfig {
+                arch: arch.unwrap_or_else(|| DEFAULT_PRESET.to_string()),
+                ..TrainConfig::default()
+            },
+        };
+        if self.widths.is_some() {
+            config.widths = self.widths.clone();
         }
+        if let Some(dataset) = &self.dataset {
+            config.dataset = dataset.clone();
+        }
+        if self.test_samples == Some(0) || self.batch_size == 0 {
+            return Err("--test-samples and --batch-size must be positive".into());
+        }
+        config.limit_test = self.test_samples;
+        config.batch_size = self.batch_size;
+        Ok(config)
     }
 
-    /// The test set, normalised with the training set's statistics, in batches.
-    pub fn test_set(&self) -> CliResult<(Vec<LabelledBatch<f32>>, usize, usize)> {
-        let kind = self.dataset.kind();
-        let test = load_dataset(kind, Split::Test, self.data.as_deref())?;
-        let normalization = match kind {
-            DatasetKind::FashionMnist => Normalization::fashion_mnist(),
-            _ => Normalization::from_dataset(&load_dataset(
-                kind,
-                Split::Train,
-                self.data.as_deref(),
-            )?)?,
-        };
+    /// The test set of `config`'s dataset, normalised with its training set's statistics (as
+    /// `unravel train` does), in batches; with the image channels and the class count.
+    pub fn test_set(&self, config: &TrainConfig) -> CliResult<(Vec<LabelledBatch<f32>>, usize, usize)> {
+        let (train, test) = data::load(config, self.data.as_deref())?;
         let [channels, _, _] = test.image_shape();
         let classes = test.num_classes();
-        let test = match self.test_samples {
-            Some(n) if n < test.len() => test.subset(&(0..n).collect::<Vec<_>>())?,
-            Some(0) => return Err("--test-samples must be positive".into()),
-            _ => test,
-        };
-        if self.batch_size == 0 {
-            return Err("--batch-size must be positive".into());
-        }
-        let loader = BatchLoader::new(
-            test,
-            LoaderConfig::test(self.batch_size).with_normalization(normalization),
-        )?;
+        let (_, loader) = data::loaders(config, train, test)?;
         let mut batches = Vec::new();
         for (images, labels) in loader.epoch::<f32>(0) {
             batches.push(LabelledBatch::new(images, labels)?);
@@ -104,21 +105,22 @@ impl ModelAndData {
         Ok((batches, channels, classes))
     }
 
-    /// Builds `preset` (or `self.preset`) and loads `weights` into it, strictly.
+    /// Builds `config`'s network and loads `weights` into it, strictly (every entry must match).
     pub fn model(
         &self,
-        preset: &str,
+        config: &TrainConfig,
         weights_path: Option<&Path>,
         channels: usize,
         classes: usize,
     ) -> CliResult<ResNet<f32>> {
-        let mut model = presets::build::<f32>(preset, &self.options(channels, classes), self.seed)?;
+        let options = config.preset_options(channels, classes);
+        let mut model = presets::build::<f32>(&config.arch, &options, self.seed)?;
         match (weights_path, self.untrained) {
+            (_, true) => {}
             (Some(path), false) => {
                 weights::load(&mut model, path, true)?;
             }
-            (_, true) => {}
-            (None, false) => return Err(format!("{preset}: no weights given").into()),
+            (None, false) => return Err(format!("{}: no weights given", config.arch).into()),
         }
         Ok(model)
     }
