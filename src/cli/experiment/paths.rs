@@ -281,7 +281,7 @@ fn summary_text(
             let rate =
                 (last.spread.mean / first.spread.mean).ln() / (last.length - first.length) as f64;
             text.push_str(&format!(
-                "decay: ×{:.3} per extra block on average (exp fit from k={} to k={})\n",
+                "per extra block the mean norm changes by ×{:.3} on average (geometric, k={} to k={}; the paper: a roughly exponential decay)\n",
                 rate.exp(),
                 first.length,
                 last.length
