@@ -507,6 +507,29 @@ fn the_branch_routed_backward_equals_the_single_path_networks_gradient() {
     for (a, b) in total.to_vec().iter().zip(full.to_vec()) {
         assert_relative_eq!(*a, b, epsilon = 1e-12, max_relative = 1e-9);
     }
+    // With batch statistics (train-mode batch norm) too: the paths still sum to the gradient.
+    let mut train_probe = PathGradientProbe::new(&model).unwrap();
+    train_probe.mode = Mode::Train;
+    let mut total = Tensor::<f64>::zeros(batch.images.shape());
+    for path in enumerate_paths(4).unwrap() {
+        let chosen: Vec<usize> = (0..4).filter(|&i| path[i]).collect();
+        let routed = train_probe
+            .input_gradient(&batch.images, &batch.labels, &chosen)
+            .unwrap();
+        total = total.add(&routed).unwrap();
+    }
+    let mut copy = ensemble::duplicate(&model).unwrap();
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(batch.images.clone());
+    let logits = copy
+        .forward(&mut Context::new(&tape, Mode::Train), &x)
+        .unwrap();
+    let loss = logits.cross_entropy(&batch.labels, Reduction::Mean).unwrap();
+    let full_train = tape.backward(&loss).unwrap().get(&x).unwrap().clone();
+    assert_ne!(full_train.to_vec(), full.to_vec());
+    for (a, b) in total.to_vec().iter().zip(full_train.to_vec()) {
+        assert_relative_eq!(*a, b, epsilon = 1e-12, max_relative = 1e-9);
+    }
     assert!(probe
         .input_gradient(&batch.images, &batch.labels, &[4])
         .is_err());
@@ -523,6 +546,7 @@ fn path_gradient_experiment_reports_every_length_and_rejects_bad_lengths() {
         lengths: vec![],
         samples: 3,
         seed: 2,
+        ..Default::default()
     };
     let result = ensemble::path_gradient_experiment(&model, &batch, &config).unwrap();
     assert_eq!(

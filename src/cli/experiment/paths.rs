@@ -12,6 +12,8 @@ use unravel_resnet::ensemble::{
     model_blocks, path_gradient_experiment, LabelledBatch, PathGradientConfig, PathGradients, PathLengths,
 };
 
+use unravel_resnet::nn::Mode;
+
 use crate::cli::bench::CliResult;
 use crate::cli::experiment::plot::{self, Chart, Series, Style, BLUE_, ORANGE_};
 use crate::cli::experiment::setup::{write_csv, write_text, ModelAndData};
@@ -30,6 +32,10 @@ pub struct PathsArgs {
     /// total gradient.
     #[arg(long, default_value_t = 0.9)]
     pub mass: f64,
+    /// Batch normalisation in the forward pass: `eval` (running statistics) or `train` (the
+    /// batch's statistics, as during training).
+    #[arg(long, default_value = "eval", value_parser = ["eval", "train"])]
+    pub bn_mode: String,
     /// Output folder for the CSV files, plots and summary.
     #[arg(long, default_value = "experiments/paths")]
     pub out: PathBuf,
@@ -76,6 +82,11 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
         lengths: Vec::new(),
         samples: args.samples,
         seed: args.model.seed,
+        mode: if args.bn_mode == "train" {
+            Mode::Train
+        } else {
+            Mode::Eval
+        },
     };
     let result = path_gradient_experiment(&model, &batch, &config)?;
     let effective = result.effective_range(args.mass);
@@ -105,6 +116,7 @@ pub fn run(mut args: PathsArgs) -> CliResult<()> {
             "total_gradient": result.total_gradient().iter().map(|(_, t)| *t).collect::<Vec<_>>(),
             "effective_range": effective.map(|(low, high)| vec![low, high]),
             "effective_mass": args.mass,
+            "bn_mode": args.bn_mode,
             "effective_path_fraction": effective.map(|(low, high)| distribution.fraction_between(low, high)),
             "seconds": started.elapsed().as_secs_f64(),
         });

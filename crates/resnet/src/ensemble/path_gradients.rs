@@ -16,8 +16,11 @@
 //! C(n, k)·m(k) (Fig. 6c), and the *effective* paths are the narrowest range of lengths that
 //! carries most of it (the paper: 5 to 17 blocks of 54, 0.45% of all paths).
 //!
-//! Batch normalisation runs in eval mode (running statistics), so each sample sees the same
-//! deterministic network and the caller's model is never changed (the probe works on a copy).
+//! Batch normalisation runs in eval mode (running statistics) by default; in train mode (batch
+//! statistics, as during training, where the paper's gradients flow) the backward pass also
+//! goes through the batch mean and variance. Either way each sample sees the same network (in
+//! train mode the running statistics of the copy are updated but never read), and the caller's
+//! model is never changed: the probe works on a copy.
 
 use unravel_autograd::{GradientRoute, Tape};
 use unravel_tensor::ops::softmax::Reduction;
@@ -49,6 +52,9 @@ use crate::nn::{Context, Mode, Module, StateMut};
 pub struct PathGradientProbe<E: Float> {
     model: ResNet<E>,
     blocks: usize,
+    /// Batch normalisation with running statistics ([`Mode::Eval`], the default) or with the
+    /// batch's ([`Mode::Train`]).
+    pub mode: Mode,
 }
 
 impl<E: Float> PathGradientProbe<E> {
@@ -68,7 +74,11 @@ impl<E: Float> PathGradientProbe<E> {
             }
         });
         let blocks = model.blocks_mut().len();
-        Ok(PathGradientProbe { model, blocks })
+        Ok(PathGradientProbe {
+            model,
+            blocks,
+            mode: Mode::Eval,
+        })
     }
 
     /// n, the number of residual blocks.
@@ -117,7 +127,7 @@ impl<E: Float> PathGradientProbe<E> {
         }
         let tape = Tape::new();
         let input = tape.leaf(images.clone());
-        let mut context = Context::new(&tape, Mode::Eval);
+        let mut context = Context::new(&tape, self.mode);
         let logits = self.model.forward(&mut context, &input)?;
         let loss = logits.cross_entropy(labels, Reduction::Mean)?;
         let gradients = tape.backward(&loss)?;
@@ -139,13 +149,15 @@ pub fn norm<E: Float>(tensor: &Tensor<E>) -> f64 {
 }
 
 /// Settings of [`path_gradient_experiment`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PathGradientConfig {
     /// The path lengths k to measure (the paper: 1 … n). Empty means 1 … n.
     pub lengths: Vec<usize>,
     /// Random paths per length (sets of k blocks drawn uniformly without replacement).
     pub samples: usize,
     pub seed: u64,
+    /// Batch normalisation mode of the forward pass (see the module documentation).
+    pub mode: Mode,
 }
 
 impl Default for PathGradientConfig {
@@ -154,6 +166,7 @@ impl Default for PathGradientConfig {
             lengths: Vec::new(),
             samples: 5,
             seed: 0,
+            mode: Mode::Eval,
         }
     }
 }
@@ -240,6 +253,7 @@ pub fn path_gradient_experiment<E: Float>(
     config: &PathGradientConfig,
 ) -> Result<PathGradients> {
     let mut probe = PathGradientProbe::new(model)?;
+    probe.mode = config.mode;
     let blocks = probe.blocks();
     let distribution = PathLengths::new(blocks)?;
     let mut lengths = if config.lengths.is_empty() {
