@@ -39,7 +39,15 @@ fn have_data() -> bool {
     false
 }
 
-const TINY: &[&str] = &["--untrained", "--preset", "preact-resnet20", "--widths", "2,3,4", "--data", DATA];
+const TINY: &[&str] = &[
+    "--untrained",
+    "--preset",
+    "preact-resnet20",
+    "--widths",
+    "2,3,4",
+    "--data",
+    DATA,
+];
 
 #[test]
 fn paths_writes_its_figures_and_json() {
@@ -48,7 +56,17 @@ fn paths_writes_its_figures_and_json() {
     }
     let out = scratch("paths");
     let out_text = out.to_str().unwrap();
-    let mut arguments = vec!["experiment", "paths", "--batch", "8", "--samples", "2", "--json", "--out", out_text];
+    let mut arguments = vec![
+        "experiment",
+        "paths",
+        "--batch",
+        "8",
+        "--samples",
+        "2",
+        "--json",
+        "--out",
+        out_text,
+    ];
     arguments.extend_from_slice(TINY);
     let (ok, stdout, stderr) = unravel(&arguments);
     assert!(ok, "{stderr}");
@@ -83,8 +101,23 @@ fn lesion_writes_its_figures_and_json() {
     let out = scratch("lesion");
     let out_text = out.to_str().unwrap();
     let mut arguments = vec![
-        "experiment", "lesion", "--test-samples", "40", "--batch-size", "20", "--max-deleted", "3",
-        "--draws", "2", "--max-swaps", "2", "--swap-draws", "1", "--json", "--out", out_text,
+        "experiment",
+        "lesion",
+        "--test-samples",
+        "40",
+        "--batch-size",
+        "20",
+        "--max-deleted",
+        "3",
+        "--draws",
+        "2",
+        "--max-swaps",
+        "2",
+        "--swap-draws",
+        "1",
+        "--json",
+        "--out",
+        out_text,
     ];
     arguments.extend_from_slice(TINY);
     let (ok, stdout, stderr) = unravel(&arguments);
@@ -94,7 +127,10 @@ fn lesion_writes_its_figures_and_json() {
     assert_eq!(json["test_images"], 40);
     assert_eq!(json["single_block_errors"].as_array().unwrap().len(), 9);
     assert_eq!(json["downsampling_blocks"], serde_json::json!([3, 6]));
-    assert_eq!(json["random_deletion_mean_error"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        json["random_deletion_mean_error"].as_array().unwrap().len(),
+        3
+    );
     assert_eq!(json["reorder_tau"].as_array().unwrap().len(), 2);
     let full = json["full_error"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&full));
@@ -120,14 +156,30 @@ fn bad_requests_are_errors_not_panics() {
     let out = scratch("bad");
     let out_text = out.to_str().unwrap();
     // preact-resnet20 has 7 blocks that keep the shape: 8 cannot be deleted.
-    let mut arguments = vec!["experiment", "lesion", "--test-samples", "10", "--max-deleted", "8", "--out", out_text];
+    let mut arguments = vec![
+        "experiment",
+        "lesion",
+        "--test-samples",
+        "10",
+        "--max-deleted",
+        "8",
+        "--out",
+        out_text,
+    ];
     arguments.extend_from_slice(TINY);
     let (ok, _, stderr) = unravel(&arguments);
     assert!(!ok);
     assert!(stderr.contains("cannot delete 8 blocks"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     // A weights file that does not exist.
-    let (ok, _, stderr) = unravel(&["experiment", "paths", "--weights", "no-such-file.safetensors", "--out", out_text]);
+    let (ok, _, stderr) = unravel(&[
+        "experiment",
+        "paths",
+        "--weights",
+        "no-such-file.safetensors",
+        "--out",
+        out_text,
+    ]);
     assert!(!ok);
     assert!(stderr.contains("no-such-file.safetensors"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -1,8 +1,8 @@
 //! Subcommands of the `unravel` program, one module each.
 
 pub mod bench;
-pub mod experiment;
 pub mod eval;
+pub mod experiment;
 pub mod forward;
 pub mod model_args;
 pub mod parity;

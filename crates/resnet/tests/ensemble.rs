@@ -524,7 +524,9 @@ fn the_branch_routed_backward_equals_the_single_path_networks_gradient() {
     let logits = copy
         .forward(&mut Context::new(&tape, Mode::Train), &x)
         .unwrap();
-    let loss = logits.cross_entropy(&batch.labels, Reduction::Mean).unwrap();
+    let loss = logits
+        .cross_entropy(&batch.labels, Reduction::Mean)
+        .unwrap();
     let full_train = tape.backward(&loss).unwrap().get(&x).unwrap().clone();
     assert_ne!(full_train.to_vec(), full.to_vec());
     for (a, b) in total.to_vec().iter().zip(full_train.to_vec()) {

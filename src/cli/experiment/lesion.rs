@@ -80,16 +80,24 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
 
     let plain = match &args.plain_weights {
         Some(path) => {
-            let plain_config = args.model.config(Some(path), args.plain_preset.as_deref())?;
+            let plain_config = args
+                .model
+                .config(Some(path), args.plain_preset.as_deref())?;
             let (plain_test, channels, classes) = args.model.test_set(&plain_config)?;
-            let mut plain_model = args.model.model(&plain_config, Some(path), channels, classes)?;
+            let mut plain_model = args
+                .model
+                .model(&plain_config, Some(path), channels, classes)?;
             let plain_error = error_rate(&mut plain_model, &plain_test)?;
             eprintln!(
                 "plain network: {:.2}% error; deleting each block …",
                 100.0 * plain_error
             );
             let plain_single = lesion_each_block(&plain_model, &plain_test)?;
-            Some(PlainResult { arch: plain_config.arch, error: plain_error, single: plain_single })
+            Some(PlainResult {
+                arch: plain_config.arch,
+                error: plain_error,
+                single: plain_single,
+            })
         }
         None => None,
     };
@@ -120,7 +128,10 @@ pub fn run(args: LesionArgs) -> CliResult<()> {
     let reordered = reorder_random_pairs(&model, &test, &swap_config)?;
 
     let out = &args.out;
-    let names = Names { arch: config.arch.clone(), dataset: config.dataset.clone() };
+    let names = Names {
+        arch: config.arch.clone(),
+        dataset: config.dataset.clone(),
+    };
     write_outputs(
         &args,
         &names,
@@ -225,21 +236,20 @@ fn write_outputs(
             Style::Points,
         ),
     ];
-    let mut reference_lines = vec![(
-        100.0 * full_error,
-        format!("{} full model", names.arch),
-    )];
-    if let Some(PlainResult { arch, error: plain_error, single: plain_single }) = plain {
+    let mut reference_lines = vec![(100.0 * full_error, format!("{} full model", names.arch))];
+    if let Some(PlainResult {
+        arch,
+        error: plain_error,
+        single: plain_single,
+    }) = plain
+    {
         series.push(Series::new(
             format!("{arch}: block deleted"),
             points(plain_single, false),
             ORANGE_,
             Style::LineAndPoints,
         ));
-        reference_lines.push((
-            100.0 * plain_error,
-            format!("{arch} full model"),
-        ));
+        reference_lines.push((100.0 * plain_error, format!("{arch} full model")));
     }
     plot::write(
         out,
@@ -380,7 +390,12 @@ fn summary_text(
             s.error.map(pct).unwrap_or_else(|| "not deletable".into())
         ));
     }
-    if let Some(PlainResult { arch, error: plain_error, single: plain_single }) = plain {
+    if let Some(PlainResult {
+        arch,
+        error: plain_error,
+        single: plain_single,
+    }) = plain
+    {
         let deletable: Vec<f64> = plain_single.iter().filter_map(|s| s.error).collect();
         let mean = deletable.iter().sum::<f64>() / deletable.len().max(1) as f64;
         text.push_str(&format!(

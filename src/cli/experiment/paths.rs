@@ -9,7 +9,8 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 use unravel_resnet::ensemble::{
-    model_blocks, path_gradient_experiment, LabelledBatch, PathGradientConfig, PathGradients, PathLengths,
+    model_blocks, path_gradient_experiment, LabelledBatch, PathGradientConfig, PathGradients,
+    PathLengths,
 };
 
 use unravel_resnet::nn::Mode;

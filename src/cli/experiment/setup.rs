@@ -93,7 +93,10 @@ impl ModelAndData {
 
     /// The test set of `config`'s dataset, normalised with its training set's statistics (as
     /// `unravel train` does), in batches; with the image channels and the class count.
-    pub fn test_set(&self, config: &TrainConfig) -> CliResult<(Vec<LabelledBatch<f32>>, usize, usize)> {
+    pub fn test_set(
+        &self,
+        config: &TrainConfig,
+    ) -> CliResult<(Vec<LabelledBatch<f32>>, usize, usize)> {
         let (train, test) = data::load(config, self.data.as_deref())?;
         let [channels, _, _] = test.image_shape();
         let classes = test.num_classes();
