@@ -23,3 +23,32 @@ impl fmt::Display for Device {
         }
     }
 }
+
+impl Device {
+    /// GPU `ordinal`, checked: initialises the driver and the device (once per process) and
+    /// fails with [`crate::TensorError::Cuda`] if there is no driver, no such GPU, or the crate
+    /// was built without the `cuda` feature.
+    ///
+    /// ```
+    /// use unravel_tensor::Device;
+    /// match Device::cuda(0) {
+    ///     Ok(device) => assert_eq!(device, Device::Cuda(0)),
+    ///     Err(error) => println!("no GPU: {error}"),
+    /// }
+    /// ```
+    pub fn cuda(ordinal: usize) -> crate::Result<Device> {
+        #[cfg(feature = "cuda")]
+        {
+            crate::cuda::device(ordinal)?;
+            Ok(Device::Cuda(ordinal))
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = ordinal;
+            Err(crate::TensorError::Cuda {
+                op: "Device::cuda",
+                message: "unravel-tensor was built without the `cuda` feature".into(),
+            })
+        }
+    }
+}

@@ -32,6 +32,20 @@ impl fmt::Display for DType {
     }
 }
 
+/// What an element type needs to live in device memory: with the `cuda` feature, cudarc's
+/// `DeviceRepr` (passed to kernels by value, copied byte for byte) and `ValidAsZeroBits`
+/// (all-zero bits are the value 0); without it, nothing.
+#[cfg(feature = "cuda")]
+pub trait DeviceElement: cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits {}
+#[cfg(feature = "cuda")]
+impl<T: cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits> DeviceElement for T {}
+
+/// What an element type needs to live in device memory (nothing without the `cuda` feature).
+#[cfg(not(feature = "cuda"))]
+pub trait DeviceElement {}
+#[cfg(not(feature = "cuda"))]
+impl<T> DeviceElement for T {}
+
 /// A floating-point element type that every kernel of the crate accepts.
 ///
 /// The scalar math here is the plain, portable definition; kernels that vectorise provide their
@@ -56,6 +70,7 @@ pub trait Float:
     + std::ops::DivAssign
     + std::iter::Sum
     + crate::gemm::GemmElement
+    + DeviceElement
     + 'static
 {
     /// The run-time name of this type.

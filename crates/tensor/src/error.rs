@@ -58,6 +58,10 @@ pub enum TensorError {
     /// The op has no kernel for this device (yet).
     #[error("{op}: not supported on device {device}")]
     UnsupportedDevice { op: &'static str, device: Device },
+    /// The CUDA driver, NVRTC or a kernel launch failed (also: the driver or NVRTC library
+    /// could not be loaded, or the crate was built without the `cuda` feature).
+    #[error("{op}: CUDA: {message}")]
+    Cuda { op: &'static str, message: String },
     /// A dtype that the op cannot take (for example when reading a file).
     #[error("{op}: unsupported dtype {dtype}")]
     UnsupportedDType { op: &'static str, dtype: DType },

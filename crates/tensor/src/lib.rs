@@ -8,6 +8,8 @@
 //! `view`), then one module per kernel family. See `docs/ARCHITECTURE.md` for how an op flows
 //! from the public API to its kernel.
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod device;
 pub mod dtype;
 pub mod error;

@@ -6,11 +6,15 @@ use crate::{Device, Float};
 /// Where and how a tensor's elements are stored.
 ///
 /// Every kernel dispatches on this enum; adding a device is adding a variant here and an arm in
-/// each dispatch. The CUDA variant arrives with the `cuda` feature.
+/// each dispatch. The `Cuda` variant exists with the `cuda` feature; a CPU-only op that meets
+/// it returns [`crate::TensorError::UnsupportedDevice`].
 #[derive(Debug, Clone)]
 pub enum Storage<E: Float> {
     /// A host buffer.
     Cpu(Vec<E>),
+    /// A buffer in GPU memory (immutable once written; clones share it).
+    #[cfg(feature = "cuda")]
+    Cuda(crate::cuda::CudaStorage<E>),
 }
 
 impl<E: Float> Storage<E> {
@@ -18,6 +22,8 @@ impl<E: Float> Storage<E> {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(storage) => Device::Cuda(storage.ordinal()),
         }
     }
 
@@ -25,6 +31,8 @@ impl<E: Float> Storage<E> {
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(data) => data.len(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(storage) => storage.len(),
         }
     }
 

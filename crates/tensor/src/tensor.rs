@@ -219,6 +219,12 @@ impl<E: Float> Tensor<E> {
     /// Mutable row-major access to the elements. Copies first if the storage is shared with
     /// another tensor or the layout is not a dense, offset-0 one, so no other tensor changes.
     pub fn data_mut(&mut self) -> Result<&mut [E]> {
+        if self.device() != Device::Cpu {
+            return Err(TensorError::UnsupportedDevice {
+                op: "data_mut",
+                device: self.device(),
+            });
+        }
         let dense = self.layout.is_contiguous()
             && self.layout.offset() == 0
             && self.storage.len() == self.numel();
@@ -232,21 +238,84 @@ impl<E: Float> Tensor<E> {
             #[allow(unreachable_patterns)]
             _ => Err(TensorError::UnsupportedDevice {
                 op: "data_mut",
-                device: Device::Cpu,
+                device: storage.device(),
             }),
         }
     }
 
     /// The elements in row-major order, copied to the host.
+    ///
+    /// # Panics
+    /// For a GPU tensor, if the device-to-host copy fails (a driver fault, e.g. an earlier
+    /// kernel crashed the context); [`Tensor::try_to_vec`] returns that as an error instead.
+    /// A CPU tensor never panics.
     pub fn to_vec(&self) -> Vec<E> {
+        match self.try_to_vec() {
+            Ok(values) => values,
+            Err(error) => panic!("to_vec: {error}"),
+        }
+    }
+
+    /// The elements in row-major order, copied to the host; fails only if a device copy fails.
+    pub fn try_to_vec(&self) -> Result<Vec<E>> {
         match &*self.storage {
-            Storage::Cpu(data) => {
-                if let Some(slice) = self.as_slice() {
-                    slice.to_vec()
-                } else {
-                    self.layout.storage_indices().map(|i| data[i]).collect()
-                }
+            Storage::Cpu(data) => Ok(if let Some(slice) = self.as_slice() {
+                slice.to_vec()
+            } else {
+                self.layout.storage_indices().map(|i| data[i]).collect()
+            }),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(storage) => {
+                let data = storage.to_host()?;
+                Ok(self.layout.storage_indices().map(|i| data[i]).collect())
             }
+        }
+    }
+
+    /// A copy of this tensor on `device` (the same tensor, sharing storage, if it is already
+    /// there). Host→GPU and GPU→host copies; GPU→GPU goes through the host. Fails with
+    /// [`TensorError::Cuda`] if the GPU cannot be used (no driver, no such ordinal, no `cuda`
+    /// feature).
+    ///
+    /// ```
+    /// use unravel_tensor::{Device, Tensor};
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0], &[3])?;
+    /// assert_eq!(x.to_device(Device::Cpu)?.to_vec(), vec![1.0, 2.0, 3.0]);
+    /// if let Ok(gpu) = Device::cuda(0) {
+    ///     assert_eq!(x.to_device(gpu)?.to_vec(), vec![1.0, 2.0, 3.0]);
+    /// }
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn to_device(&self, device: Device) -> Result<Tensor<E>> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        match device {
+            Device::Cpu => Ok(Self::from_contiguous(self.try_to_vec()?, self.shape())),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => {
+                let host = self.try_to_vec()?;
+                let storage = crate::cuda::CudaStorage::from_host(&host, ordinal)?;
+                Ok(Tensor {
+                    storage: Arc::new(Storage::Cuda(storage)),
+                    layout: Layout::contiguous(self.shape()),
+                })
+            }
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(TensorError::Cuda {
+                op: "to_device",
+                message: "unravel-tensor was built without the `cuda` feature".into(),
+            }),
+        }
+    }
+
+    /// A dense GPU tensor wrapping a buffer just written by a kernel.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn from_cuda(storage: crate::cuda::CudaStorage<E>, shape: &[usize]) -> Self {
+        debug_assert!(storage.len() >= crate::layout::numel(shape));
+        Tensor {
+            storage: Arc::new(Storage::Cuda(storage)),
+            layout: Layout::contiguous(shape),
         }
     }
 
@@ -281,22 +350,41 @@ impl<E: Float> Tensor<E> {
         Ok(data[layout.offset()])
     }
 
-    /// A dense row-major copy (or `self` if already contiguous).
+    /// A dense row-major copy (or `self` if already contiguous), on the same device.
+    ///
+    /// # Panics
+    /// For a non-contiguous GPU tensor, if a device copy fails; see [`Tensor::try_contiguous`].
     pub fn contiguous(&self) -> Self {
-        if self.is_contiguous() {
-            return self.clone();
+        match self.try_contiguous() {
+            Ok(tensor) => tensor,
+            Err(error) => panic!("contiguous: {error}"),
         }
-        Self::from_contiguous(self.to_vec(), self.shape())
     }
 
-    /// The same values in the other precision.
+    /// A dense row-major copy (or `self` if already contiguous), on the same device; fails only
+    /// if a device copy fails. (A GPU tensor is gathered through the host for now.)
+    pub fn try_contiguous(&self) -> Result<Self> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        Self::from_contiguous(self.try_to_vec()?, self.shape()).to_device(self.device())
+    }
+
+    /// The same values in the other precision, on the same device.
+    ///
+    /// # Panics
+    /// For a GPU tensor, if a device copy fails.
     pub fn cast<T: Float>(&self) -> Tensor<T> {
         let data = self
             .to_vec()
             .into_iter()
             .map(|v| T::from_f64(v.to_f64()))
             .collect();
-        Tensor::from_contiguous(data, self.shape())
+        let host = Tensor::from_contiguous(data, self.shape());
+        match host.to_device(self.device()) {
+            Ok(tensor) => tensor,
+            Err(error) => panic!("cast: {error}"),
+        }
     }
 
     /// Replaces the layout, keeping the storage (used by the view ops).
@@ -312,7 +400,6 @@ impl<E: Float> Tensor<E> {
 impl<E: Float> fmt::Debug for Tensor<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 16;
-        let values = self.to_vec();
         write!(
             f,
             "Tensor<{}>(shape={:?}, device={}, ",
@@ -320,6 +407,10 @@ impl<E: Float> fmt::Debug for Tensor<E> {
             self.shape(),
             self.device()
         )?;
+        let values = match self.try_to_vec() {
+            Ok(values) => values,
+            Err(error) => return write!(f, "<values not readable: {error}>)"),
+        };
         write!(f, "{:?}", &values[..values.len().min(SHOWN)])?;
         if values.len() > SHOWN {
             write!(f, " … {} more", values.len() - SHOWN)?;

@@ -98,6 +98,15 @@ impl<E: Float> Tensor<E> {
                 });
             }
         }
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) {
+            return crate::cuda::ops::matmul::matmul(
+                OP,
+                self,
+                other,
+                crate::cuda::ops::GemmPrecision::F32,
+            );
+        }
         // Vectors become [1, k] rows on the left, [k, 1] columns on the right (views).
         let lhs = if self.rank() == 1 {
             self.unsqueeze(0)?

@@ -32,6 +32,20 @@ pub fn batch_norm_eval<E: Float>(
     let layout = check_input(OP, input.shape())?;
     check_eps(OP, eps)?;
     let channels = layout.channels;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        let shape = (layout.batch, layout.channels, layout.spatial);
+        return crate::cuda::ops::normalization::eval(
+            OP,
+            input,
+            running_mean,
+            running_var,
+            weight,
+            bias,
+            eps,
+            shape,
+        );
+    }
     let mean = channel_values(OP, "running_mean", Some(running_mean), channels, 0.0)?;
     let var = channel_values(OP, "running_var", Some(running_var), channels, 0.0)?;
     let gamma = channel_values(OP, "weight", weight, channels, 1.0)?;

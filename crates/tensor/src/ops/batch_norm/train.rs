@@ -53,6 +53,13 @@ pub fn batch_norm_train<E: Float>(
         ));
     }
     check_eps(OP, eps)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        let channels = (layout.batch, layout.channels, layout.spatial);
+        return crate::cuda::ops::normalization::train(
+            OP, input, weight, bias, eps, channels, false,
+        );
+    }
     let gamma = channel_values(OP, "weight", weight, layout.channels, 1.0)?;
     let beta = channel_values(OP, "bias", bias, layout.channels, 0.0)?;
     let x = input.contiguous_data(OP)?;
@@ -125,6 +132,19 @@ pub fn batch_norm_train_backward<E: Float>(
         ));
     }
     let channels = layout.channels;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        let shape = (layout.batch, layout.channels, layout.spatial);
+        return crate::cuda::ops::normalization::train_backward(
+            OP,
+            grad_output,
+            input,
+            weight,
+            mean,
+            inverse_std,
+            shape,
+        );
+    }
     let gamma = channel_values(OP, "weight", weight, channels, 1.0)?;
     let mean = channel_values(OP, "mean", Some(mean), channels, 0.0)?;
     let inverse_std = channel_values(OP, "inverse_std", Some(inverse_std), channels, 0.0)?;

@@ -382,6 +382,10 @@ pub fn conv2d<E: Float>(
         check_same_device(OP, input, bias)?;
         check_shape(OP, bias.shape(), &[shape.out_channels])?;
     }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        return crate::cuda::ops::conv::conv2d(OP, input, weight, bias, &shape);
+    }
     let weight_data = weight.contiguous_data(OP)?;
     let bias_data = bias.map(|b| b.contiguous_data(OP)).transpose()?;
     let output = forward::conv2d_cpu(OP, input, &weight_data, bias_data.as_deref(), &shape)?;
@@ -523,6 +527,10 @@ pub fn conv2d_backward_input<E: Float>(
     let shape = ConvShape::new(OP, input_shape, weight.shape(), params)?;
     check_same_device(OP, grad_output, weight)?;
     check_shape(OP, grad_output.shape(), &shape.output_shape())?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        return crate::cuda::ops::conv::backward_input(OP, grad_output, weight, &shape);
+    }
     let weight_data = weight.contiguous_data(OP)?;
     if let Some((flipped_shape, flipped_weight)) =
         backward::input_grad_as_convolution(&weight_data, &shape)
@@ -567,6 +575,10 @@ pub fn conv2d_backward_weight<E: Float>(
     let shape = ConvShape::new(OP, input.shape(), weight_shape, params)?;
     check_same_device(OP, grad_output, input)?;
     check_shape(OP, grad_output.shape(), &shape.output_shape())?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        return crate::cuda::ops::conv::backward_weight(OP, grad_output, input, &shape);
+    }
     let grad_data = grad_output.contiguous_data(OP)?;
     let grad_weight = backward::backward_weight_cpu(OP, &grad_data, input, &shape)?;
     Ok(Tensor::from_contiguous(grad_weight, &shape.weight_shape()))
@@ -592,6 +604,17 @@ pub fn conv2d_backward_bias<E: Float>(grad_output: &Tensor<E>) -> Result<Tensor<
             shape: grad_output.shape().to_vec(),
         });
     };
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        let _ = (batch, height, width);
+        return crate::cuda::ops::reduce::sum(
+            OP,
+            grad_output,
+            &[true, false, true, true],
+            &[channels],
+            1.0,
+        );
+    }
     let grad_data = grad_output.contiguous_data(OP)?;
     let grad_bias = backward::backward_bias_cpu(&grad_data, batch, channels, height * width);
     Ok(Tensor::from_contiguous(grad_bias, &[channels]))

@@ -47,6 +47,22 @@ pub(crate) fn allocatable_numel<E: Float>(op: &'static str, shape: &[usize]) -> 
         })
 }
 
+/// The CUDA arm of a unary op: returns from the calling op with the GPU result when `x` lives
+/// on a GPU (`kernels/elementwise.cu`, `unary_f32`); nothing without the `cuda` feature.
+macro_rules! cuda_unary {
+    ($op:literal, $x:expr, $kind:ident, $scalar:expr) => {
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda($x) {
+            return crate::cuda::ops::elementwise::unary(
+                $op,
+                $x,
+                crate::cuda::ops::elementwise::Unary::$kind,
+                $scalar,
+            );
+        }
+    };
+}
+
 /// `out[i] = f(x[i])` on the CPU: the shared engine of every unary op.
 pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     op: &'static str,
@@ -109,6 +125,10 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
     b: &Tensor<E>,
     f: F,
 ) -> Result<Tensor<E>> {
+    #[cfg(feature = "cuda")]
+    if let Some(result) = crate::cuda::ops::elementwise::binary_mixed(op, a, b) {
+        return result;
+    }
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
     allocatable_numel::<E>(op, &shape)?;
@@ -315,6 +335,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn add_scalar(&self, scalar: E) -> Result<Tensor<E>> {
+        cuda_unary!("add_scalar", self, AddScalar, scalar);
         unary_map("add_scalar", self, move |x| x + scalar)
     }
 
@@ -327,6 +348,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn mul_scalar(&self, scalar: E) -> Result<Tensor<E>> {
+        cuda_unary!("mul_scalar", self, MulScalar, scalar);
         unary_map("mul_scalar", self, move |x| x * scalar)
     }
 
@@ -341,6 +363,10 @@ impl<E: Float> Tensor<E> {
     /// ```
     pub fn powf(&self, exponent: E) -> Result<Tensor<E>> {
         const OP: &str = "powf";
+        if exponent == E::ONE + E::ONE {
+            cuda_unary!("powf", self, Square, exponent);
+        }
+        cuda_unary!("powf", self, PowScalar, exponent);
         if exponent == E::ONE {
             unary_map(OP, self, |x| x)
         } else if exponent == E::ONE + E::ONE {
@@ -360,6 +386,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn neg(&self) -> Result<Tensor<E>> {
+        cuda_unary!("neg", self, Neg, E::ZERO);
         unary_map("neg", self, |x| -x)
     }
 
@@ -372,6 +399,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn relu(&self) -> Result<Tensor<E>> {
+        cuda_unary!("relu", self, Relu, E::ZERO);
         // `x < 0 ? 0 : x` keeps NaN (the comparison is false) and vectorises to compare+blend.
         unary_map("relu", self, |x| if x < E::ZERO { E::ZERO } else { x })
     }
@@ -387,6 +415,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn exp(&self) -> Result<Tensor<E>> {
+        cuda_unary!("exp", self, Exp, E::ZERO);
         unary_map("exp", self, math::exp)
     }
 
@@ -402,6 +431,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn log(&self) -> Result<Tensor<E>> {
+        cuda_unary!("log", self, Log, E::ZERO);
         unary_map("log", self, math::ln)
     }
 
@@ -414,6 +444,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn sqrt(&self) -> Result<Tensor<E>> {
+        cuda_unary!("sqrt", self, Sqrt, E::ZERO);
         unary_map("sqrt", self, |x| x.sqrt())
     }
 
@@ -426,6 +457,7 @@ impl<E: Float> Tensor<E> {
     /// # Ok::<(), unravel_tensor::TensorError>(())
     /// ```
     pub fn abs(&self) -> Result<Tensor<E>> {
+        cuda_unary!("abs", self, Abs, E::ZERO);
         unary_map("abs", self, |x| x.abs())
     }
 

@@ -43,6 +43,10 @@ fn plane_mean<E: Float>(plane: &[E]) -> f64 {
 pub fn global_avg_pool2d<E: Float>(input: &Tensor<E>) -> Result<Tensor<E>> {
     const OP: &str = "global_avg_pool2d";
     let [n, c, h, w] = check_nchw(OP, "input", input.shape())?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        return crate::cuda::ops::pool::global_avg_pool2d(OP, input, &[n, c]);
+    }
     let data = input.contiguous_data(OP)?;
     let plane = h * w;
     let mut output = vec![E::ZERO; n * c];
@@ -79,6 +83,10 @@ pub fn global_avg_pool2d_backward<E: Float>(
             lhs: grad_output.shape().to_vec(),
             rhs: vec![n, c],
         });
+    }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        return crate::cuda::ops::pool::global_avg_pool2d_backward(OP, grad_output, [n, c, h, w]);
     }
     let grad = grad_output.contiguous_data(OP)?;
     let plane = h * w;

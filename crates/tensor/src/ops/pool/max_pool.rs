@@ -41,6 +41,10 @@ pub fn max_pool2d<E: Float>(
     const OP: &str = "max_pool2d";
     let [n, c, h, w] = check_nchw(OP, "input", input.shape())?;
     let geometry = PlaneGeometry::new(OP, [h, w], params)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        return crate::cuda::ops::pool::max_pool2d(OP, input, &params, geometry.output);
+    }
     let data = input.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());
     let out_shape = [n, c, geometry.output[0], geometry.output[1]];
@@ -320,6 +324,10 @@ pub fn max_pool2d_backward<E: Float>(
                 indices.as_slice()[position]
             ),
         ));
+    }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        return crate::cuda::ops::pool::max_pool2d_backward(OP, grad_output, indices, [n, c, h, w]);
     }
     let out_plane = grad_shape[2] * grad_shape[3];
     let grad = grad_output.contiguous_data(OP)?;

@@ -106,6 +106,10 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
         }
         Identity::Absent(seed) => seed,
     };
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(x) && (op == "sum" || op == "sum_all") {
+        return crate::cuda::ops::reduce::sum(op, x, &mask, &shape, 1.0);
+    }
     // A non-contiguous input is made dense first; refuse one too large to materialise.
     crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
     let data = crate::ops::elementwise::dense_data(op, x)?;
@@ -151,6 +155,10 @@ impl<E: Float> Tensor<E> {
         let sum = self.sum(axes, keepdim).map_err(|e| rename(e, "mean"))?;
         let mask = reduced_mask("mean", self.shape(), axes)?;
         let count = E::from_usize(reduced_count(self.shape(), &mask));
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(&sum) {
+            return sum.mul_scalar(E::ONE / count);
+        }
         crate::ops::elementwise::unary_map("mean", &sum, move |s| s / count)
     }
 
@@ -320,6 +328,10 @@ impl<E: Float> Tensor<E> {
     pub fn mean_all(&self) -> Result<Tensor<E>> {
         let count = E::from_usize(self.numel());
         let sum = self.sum_all()?;
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(&sum) {
+            return sum.mul_scalar(E::ONE / count);
+        }
         crate::ops::elementwise::unary_map("mean_all", &sum, move |s| s / count)
     }
 

@@ -87,6 +87,10 @@ pub fn cross_entropy<E: Float>(
 ) -> Result<Tensor<E>> {
     const OP: &str = "cross_entropy";
     let (n, c) = check(OP, logits.shape(), targets)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(logits) {
+        return crate::cuda::ops::softmax::cross_entropy(OP, logits, targets, reduction);
+    }
     let x = logits.contiguous_data(OP)?;
     let row_loss = |row: usize| {
         let values = &x[row * c..(row + 1) * c];
@@ -125,6 +129,12 @@ pub fn cross_entropy_backward<E: Float>(
 ) -> Result<Tensor<E>> {
     const OP: &str = "cross_entropy_backward";
     let (n, c) = check(OP, logits.shape(), targets)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(logits) {
+        return crate::cuda::ops::softmax::cross_entropy_backward(
+            OP, logits, targets, reduction, grad_loss,
+        );
+    }
     let x = logits.contiguous_data(OP)?;
     let scale = match reduction {
         Reduction::Mean => grad_loss.to_f64() / n as f64,

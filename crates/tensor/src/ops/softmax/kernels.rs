@@ -72,6 +72,10 @@ fn forward<E: Float>(
     log: bool,
 ) -> Result<Tensor<E>> {
     let geometry = geometry(op, input.shape(), axis)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        return crate::cuda::ops::softmax::forward(op, input, axis, log);
+    }
     let x = input.contiguous_data(op)?;
     let (len, stride) = (geometry.len, geometry.inner);
     let mut output = vec![E::ZERO; x.len()];
@@ -120,6 +124,10 @@ fn backward<E: Float>(
         });
     }
     let geometry = geometry(op, output.shape(), axis)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(output) {
+        return crate::cuda::ops::softmax::backward(op, output, grad_output, axis, log);
+    }
     let y = output.contiguous_data(op)?;
     let dy = grad_output.contiguous_data(op)?;
     let (len, stride) = (geometry.len, geometry.inner);

@@ -1,0 +1,221 @@
+//! Batch normalisation on the GPU (`kernels/batch_norm.cu`): one-pass Welford statistics per
+//! channel, the normalising pass (optionally fused with ReLU), and the backward pass.
+
+use crate::cuda::kernels::BATCH_NORM;
+use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
+use crate::error::Result;
+use crate::ops::batch_norm::{BatchNormGrads, BatchNormTrain};
+use crate::{Float, Tensor};
+
+/// `(batch, channels, spatial)` of an `[N, C, …]` input, as the entry point checked it.
+pub(crate) type Channels = (usize, usize, usize);
+
+/// A per-channel tensor: `given` made dense on the GPU, or `value` everywhere.
+fn per_channel<E: Float>(
+    op: &'static str,
+    given: Option<&Tensor<E>>,
+    channels: usize,
+    value: f64,
+    ordinal: usize,
+) -> Result<Tensor<E>> {
+    match given {
+        Some(tensor) => super::elementwise::contiguous(op, tensor),
+        None => super::elementwise::full(&[channels], E::from_f64(value), ordinal),
+    }
+}
+
+fn ordinal<E: Float>(x: &Tensor<E>) -> usize {
+    match x.device() {
+        crate::Device::Cuda(ordinal) => ordinal,
+        crate::Device::Cpu => 0,
+    }
+}
+
+/// `y = γ·(x − mean)·invstd + β` (ReLU after it if `relu`), all per channel.
+#[allow(clippy::too_many_arguments)]
+fn normalize<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    mean: &Tensor<E>,
+    invstd: &Tensor<E>,
+    gamma: &Tensor<E>,
+    beta: &Tensor<E>,
+    layout: Channels,
+    relu: bool,
+) -> Result<Tensor<E>> {
+    let device = common_device(op, &[x])?;
+    let (_, channels, spatial) = layout;
+    let total = x.numel();
+    let mut y = Output::<E>::new(op, &device, total)?;
+    if total > 0 {
+        let views = [
+            launch::dense_view(op, x)?,
+            launch::dense_view(op, mean)?,
+            launch::dense_view(op, invstd)?,
+            launch::dense_view(op, gamma)?,
+            launch::dense_view(op, beta)?,
+        ];
+        let (count, channels, plane, relu) = (
+            as_i64(total),
+            as_i32(op, channels)?,
+            as_i64(spatial),
+            i32::from(relu),
+        );
+        let mut y_view = y.view_mut(op)?;
+        // grid: [ceil(N·C·S/256)], block: [256]; y: [N, C, S]
+        launch!(op, device, BATCH_NORM, "bn_forward_f32", launch::linear(total);
+            &views[0], &views[1], &views[2], &views[3], &views[4], &mut y_view, &count, &channels, &plane, &relu)?;
+    }
+    Ok(y.into_tensor(x.shape()))
+}
+
+/// Training-mode batch norm: batch statistics (biased variance), normalised output.
+pub(crate) fn train<E: Float>(
+    op: &'static str,
+    input: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    bias: Option<&Tensor<E>>,
+    eps: f64,
+    layout: Channels,
+    relu: bool,
+) -> Result<BatchNormTrain<E>> {
+    let device = common_device(op, &[input])?;
+    let x = super::elementwise::contiguous(op, input)?;
+    let (batch, channels, spatial) = layout;
+    let ordinal = ordinal(input);
+    let gamma = per_channel(op, weight, channels, 1.0, ordinal)?;
+    let beta = per_channel(op, bias, channels, 0.0, ordinal)?;
+    let mut mean = Output::<E>::new(op, &device, channels)?;
+    let mut var = Output::<E>::new(op, &device, channels)?;
+    let mut invstd = Output::<E>::new(op, &device, channels)?;
+    {
+        let x_view = launch::dense_view(op, &x)?;
+        let (n, c, plane, eps) = (
+            as_i32(op, batch)?,
+            as_i32(op, channels)?,
+            as_i64(spatial),
+            eps as f32,
+        );
+        let (mut m, mut v, mut s) = (mean.view_mut(op)?, var.view_mut(op)?, invstd.view_mut(op)?);
+        // grid: [C], block: [256]; mean, var, invstd: [C]
+        launch!(op, device, BATCH_NORM, "bn_statistics_f32", launch::per_block(channels);
+            &x_view, &mut m, &mut v, &mut s, &n, &c, &plane, &eps)?;
+    }
+    let (mean, variance, inverse_std) = (
+        mean.into_tensor(&[channels]),
+        var.into_tensor(&[channels]),
+        invstd.into_tensor(&[channels]),
+    );
+    let output = normalize(op, &x, &mean, &inverse_std, &gamma, &beta, layout, relu)?;
+    Ok(BatchNormTrain {
+        output,
+        mean,
+        variance,
+        inverse_std,
+    })
+}
+
+/// Evaluation-mode batch norm with running statistics.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval<E: Float>(
+    op: &'static str,
+    input: &Tensor<E>,
+    running_mean: &Tensor<E>,
+    running_var: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    bias: Option<&Tensor<E>>,
+    eps: f64,
+    layout: Channels,
+) -> Result<Tensor<E>> {
+    let x = super::elementwise::contiguous(op, input)?;
+    let invstd = inverse_std(op, running_var, eps, layout.1)?;
+    let ordinal = ordinal(input);
+    let mean = super::elementwise::contiguous(op, running_mean)?;
+    let gamma = per_channel(op, weight, layout.1, 1.0, ordinal)?;
+    let beta = per_channel(op, bias, layout.1, 0.0, ordinal)?;
+    normalize(op, &x, &mean, &invstd, &gamma, &beta, layout, false)
+}
+
+/// `1/√(var + ε)` per channel.
+fn inverse_std<E: Float>(
+    op: &'static str,
+    var: &Tensor<E>,
+    eps: f64,
+    channels: usize,
+) -> Result<Tensor<E>> {
+    let device = common_device(op, &[var])?;
+    let var = super::elementwise::contiguous(op, var)?;
+    let mut invstd = Output::<E>::new(op, &device, channels)?;
+    if channels > 0 {
+        let var_view = launch::dense_view(op, &var)?;
+        let (c, eps) = (as_i32(op, channels)?, eps as f32);
+        let mut s = invstd.view_mut(op)?;
+        // grid: [ceil(C/256)], block: [256]; invstd: [C]
+        launch!(op, device, BATCH_NORM, "bn_invstd_f32", launch::linear(channels); &var_view, &mut s, &c, &eps)?;
+    }
+    Ok(invstd.into_tensor(&[channels]))
+}
+
+/// Training-mode backward: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·invstd/M·(M·dy − dβ − x̂·dγ).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn train_backward<E: Float>(
+    op: &'static str,
+    grad_output: &Tensor<E>,
+    input: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    mean: &Tensor<E>,
+    inverse_std: &Tensor<E>,
+    layout: Channels,
+) -> Result<BatchNormGrads<E>> {
+    let device = common_device(op, &[grad_output, input, mean, inverse_std])?;
+    let (batch, channels, spatial) = layout;
+    let dy = super::elementwise::contiguous(op, grad_output)?;
+    let x = super::elementwise::contiguous(op, input)?;
+    let mean = super::elementwise::contiguous(op, mean)?;
+    let invstd = super::elementwise::contiguous(op, inverse_std)?;
+    let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
+    let mut dgamma = Output::<E>::new(op, &device, channels)?;
+    let mut dbeta = Output::<E>::new(op, &device, channels)?;
+    let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
+    let (mean_view, invstd_view) = (
+        launch::dense_view(op, &mean)?,
+        launch::dense_view(op, &invstd)?,
+    );
+    let (n, c, plane, relu) = (
+        as_i32(op, batch)?,
+        as_i32(op, channels)?,
+        as_i64(spatial),
+        0i32,
+    );
+    {
+        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
+        // `y` is only read when `relu` = 1; x stands in for it here.
+        // grid: [C], block: [256]; dgamma, dbeta: [C]
+        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
+            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
+    }
+    let (grad_weight, grad_bias) = (
+        dgamma.into_tensor(&[channels]),
+        dbeta.into_tensor(&[channels]),
+    );
+    let total = x.numel();
+    let mut dx = Output::<E>::new(op, &device, total)?;
+    if total > 0 {
+        let gamma_view = launch::dense_view(op, &gamma)?;
+        let (dg_view, db_view) = (
+            launch::dense_view(op, &grad_weight)?,
+            launch::dense_view(op, &grad_bias)?,
+        );
+        let (count, m) = (as_i64(total), (batch * spatial) as f32);
+        let mut dx_view = dx.view_mut(op)?;
+        // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
+        launch!(op, device, BATCH_NORM, "bn_backward_input_f32", launch::linear(total);
+            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &gamma_view, &dg_view, &db_view,
+            &mut dx_view, &count, &c, &plane, &m, &relu)?;
+    }
+    Ok(BatchNormGrads {
+        grad_input: dx.into_tensor(x.shape()),
+        grad_weight,
+        grad_bias,
+    })
+}
