@@ -337,7 +337,7 @@ pub fn fixture_paths(workspace: &Path) -> Result<Vec<PathBuf>> {
 /// let list = directory.to_str().unwrap();
 /// let paths = fixture_paths_from(&workspace, Some(list))?;
 /// assert!(paths.iter().any(|p| p.ends_with("mine.safetensors")));
-/// # std::fs::remove_file(directory.join("mine.safetensors"))?;
+/// # std::fs::remove_dir_all(&directory)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn fixture_paths_from(

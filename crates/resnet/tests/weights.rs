@@ -11,11 +11,22 @@ use unravel_resnet::weights::{self, SafetensorsFile};
 use unravel_resnet::{ResNet, ResnetError};
 use unravel_tensor::{Float, Tensor};
 
+/// `name` in a directory of its own (tests run in parallel and one of them lists its directory).
 fn scratch(name: &str) -> PathBuf {
-    let directory =
-        std::env::temp_dir().join(format!("unravel-weights-test-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!(
+        "unravel-weights-test-{}-{}",
+        std::process::id(),
+        name.replace('.', "-")
+    ));
     std::fs::create_dir_all(&directory).unwrap();
     directory.join(name)
+}
+
+/// Removes the directory `scratch` made for `path`.
+fn clean(path: &std::path::Path) {
+    if let Some(directory) = path.parent() {
+        std::fs::remove_dir_all(directory).ok();
+    }
 }
 
 fn small(name: &str, classes: usize, seed: u64) -> ResNet<f64> {
@@ -89,6 +100,7 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
             .to_string_lossy()
             .contains(".tmp-"))
     );
+    clean(&path);
 }
 
 #[test]
@@ -142,6 +154,7 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
     assert_eq!(report.missing.len(), 12);
     assert_eq!(report.mismatched.len(), 2);
     assert!(report.loaded > 0);
+    clean(&path);
 }
 
 /// A hand-made safetensors file: length, header padded with spaces to 8 bytes, data.
@@ -196,6 +209,9 @@ fn file_errors_name_the_file_and_offset() {
     let mut model = small("resnet20", 10, 1);
     let error = weights::load(&mut model, &float_counter, false).unwrap_err();
     assert!(error.to_string().contains("int64"), "{error}");
+    for path in [&missing, &truncated, &garbage, &half, &float_counter] {
+        clean(path);
+    }
 }
 
 #[test]
@@ -227,6 +243,7 @@ fn checkpoints_carry_the_optimizer_state() {
     assert_eq!(state(&model), state(&other));
     // The model-only loader accepts a checkpoint (optimizer entries are not model state).
     weights::load(&mut model, &path, true).unwrap();
+    clean(&path);
 }
 
 #[test]
