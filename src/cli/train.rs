@@ -70,6 +70,9 @@ pub struct TrainArgs {
     /// Continue the run in this directory (its configuration is used; other flags ignored).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Save and stop after this many epochs (continue later with --resume).
+    #[arg(long)]
+    pub stop_after_epochs: Option<usize>,
     /// No progress bar; end with one JSON line.
     #[arg(long)]
     pub json: bool,
@@ -170,6 +173,7 @@ pub fn train_run<E: Float>(
     out: Option<PathBuf>,
     data_dir: Option<&std::path::Path>,
     verbose: bool,
+    stop_after_epochs: Option<usize>,
 ) -> CliResult<RunSummary> {
     let mut trainer = match (resume, config) {
         (Some(run_dir), _) => {
@@ -185,6 +189,7 @@ pub fn train_run<E: Float>(
         (None, None) => return Err("nothing to train: give a configuration or --resume".into()),
     };
     trainer.verbose = verbose;
+    trainer.stop_after_epochs = stop_after_epochs;
     trainer.stop = interrupt_flag();
     if verbose {
         println!(
@@ -196,7 +201,13 @@ pub fn train_run<E: Float>(
         );
     }
     let outcome = trainer.run()?;
-    if outcome == Outcome::Interrupted {
+    if outcome == Outcome::Interrupted && !trainer.stop.load(Ordering::SeqCst) {
+        eprintln!(
+            "stopped after {} epochs as asked: continue with `unravel train --resume {}`",
+            trainer.progress.epoch,
+            trainer.run_dir.display()
+        );
+    } else if outcome == Outcome::Interrupted {
         eprintln!(
             "interrupted: checkpoint saved; continue with `unravel train --resume {}`",
             trainer.run_dir.display()
@@ -234,11 +245,12 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
         }
     };
     let (resume, out, data_dir) = (args.resume.clone(), args.out.clone(), args.data.clone());
+    let stop_after = args.stop_after_epochs;
     let summary = with_threads(args.threads, move || {
         let (resume, data_dir) = (resume.as_ref(), data_dir.as_deref());
         match dtype.as_str() {
-            "f64" => train_run::<f64>(Some(config), resume, out, data_dir, verbose),
-            _ => train_run::<f32>(Some(config), resume, out, data_dir, verbose),
+            "f64" => train_run::<f64>(Some(config), resume, out, data_dir, verbose, stop_after),
+            _ => train_run::<f32>(Some(config), resume, out, data_dir, verbose, stop_after),
         }
         .map_err(|e| e.to_string())
     })??;

@@ -55,6 +55,9 @@ pub struct Trainer<E: Float> {
     pub stop: Arc<AtomicBool>,
     /// Draw a progress bar (on stderr) and print a line per epoch.
     pub verbose: bool,
+    /// Stop (as if interrupted, checkpoint saved) after this many epochs of this call to
+    /// [`Trainer::run`]: for splitting a long run into sessions.
+    pub stop_after_epochs: Option<usize>,
     train_loader: BatchLoader,
     test_loader: BatchLoader,
     hooks: Vec<Box<dyn BatchHook<E>>>,
@@ -88,6 +91,7 @@ impl<E: Float> Trainer<E> {
             run_dir: run_dir.to_path_buf(),
             stop: Arc::new(AtomicBool::new(false)),
             verbose: false,
+            stop_after_epochs: None,
             train_loader,
             test_loader,
             hooks,
@@ -195,7 +199,12 @@ impl<E: Float> Trainer<E> {
     pub fn run(&mut self) -> Result<Outcome> {
         let steps_per_epoch = self.train_loader.num_batches();
         let schedule = self.config.schedule(steps_per_epoch)?;
+        let mut epochs_this_call = 0;
         while self.progress.epoch < self.config.epochs {
+            if self.stop_after_epochs == Some(epochs_this_call) {
+                return Ok(Outcome::Interrupted);
+            }
+            epochs_this_call += 1;
             let epoch = self.progress.epoch;
             let epoch_start = Instant::now();
             let carried_seconds = self.progress.epoch_train_seconds;
