@@ -35,6 +35,7 @@ pub mod hooks;
 pub mod metrics;
 pub mod progress;
 pub mod schedule;
+pub mod step;
 pub mod trainer;
 
 pub use config::TrainConfig;
