@@ -34,6 +34,8 @@ enum Command {
     Train(Box<cli::train::TrainArgs>),
     /// Test accuracy and confusion matrix of a weights file.
     Eval(cli::eval::EvalArgs),
+    /// Training and test error of runs against epochs, overlaid (PNG and SVG).
+    Plot(cli::plot::PlotArgs),
 }
 
 fn main() {
@@ -46,6 +48,7 @@ fn main() {
         Command::Parity(args) => cli::parity::run(args),
         Command::Train(args) => cli::train::run(*args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Plot(args) => cli::plot::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

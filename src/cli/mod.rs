@@ -5,6 +5,7 @@ pub mod eval;
 pub mod forward;
 pub mod model_args;
 pub mod parity;
+pub mod plot;
 pub mod presets;
 pub mod summary;
 pub mod train;

@@ -33,6 +33,7 @@ pub mod error;
 pub mod evaluate;
 pub mod hooks;
 pub mod metrics;
+pub mod plot;
 pub mod progress;
 pub mod schedule;
 pub mod step;
