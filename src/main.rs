@@ -36,6 +36,16 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Training and test error of runs against epochs, overlaid (PNG and SVG).
     Plot(cli::plot::PlotArgs),
+    /// The paper's experiments (degradation: plain vs residual nets of 20 and 56 layers).
+    Experiment {
+        #[command(subcommand)]
+        what: cli::experiment::ExperimentCommand,
+    },
+    /// Analyses of trained runs (responses: the paper's Figure 7).
+    Analyze {
+        #[command(subcommand)]
+        what: cli::analyze::AnalyzeCommand,
+    },
 }
 
 fn main() {
@@ -49,6 +59,8 @@ fn main() {
         Command::Train(args) => cli::train::run(*args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Plot(args) => cli::plot::run(args),
+        Command::Experiment { what } => cli::experiment::run(what),
+        Command::Analyze { what } => cli::analyze::run(what),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

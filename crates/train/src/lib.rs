@@ -35,6 +35,7 @@ pub mod hooks;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
+pub mod responses;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
