@@ -64,16 +64,30 @@ fn check(name: &str, config: &ResNetConfig, input_shape: &[usize]) {
         &options,
     )
     .unwrap();
-    let worst = report.worst.as_ref().map(|w| parameters.get(w.input.wrapping_sub(1)).map_or("input", |p| p.0.as_str()));
-    eprintln!("{name}: {report} (worst in {worst:?}, {} parameter tensors)", parameters.len());
+    let worst = report.worst.as_ref().map(|w| {
+        parameters
+            .get(w.input.wrapping_sub(1))
+            .map_or("input", |p| p.0.as_str())
+    });
+    eprintln!(
+        "{name}: {report} (worst in {worst:?}, {} parameter tensors)",
+        parameters.len()
+    );
     assert!(report.passed, "{name}: {report} (worst in {worst:?})");
-    assert_eq!(report.elements_checked, inputs.iter().map(|t| t.numel().min(6)).sum::<usize>());
+    assert_eq!(
+        report.elements_checked,
+        inputs.iter().map(|t| t.numel().min(6)).sum::<usize>()
+    );
 }
 
 #[test]
 fn basic_blocks_with_every_shortcut() {
     for shortcut in [ShortcutKind::A, ShortcutKind::B, ShortcutKind::C] {
-        check(&format!("basic {shortcut:?}"), &config(BlockKind::Basic, shortcut, Stem::Cifar), &[2, 2, 6, 6]);
+        check(
+            &format!("basic {shortcut:?}"),
+            &config(BlockKind::Basic, shortcut, Stem::Cifar),
+            &[2, 2, 6, 6],
+        );
     }
 }
 
@@ -86,19 +100,35 @@ fn bottleneck_blocks_with_either_stride_position_and_the_imagenet_stem() {
     ] {
         let mut config = config(BlockKind::Bottleneck, shortcut, Stem::ImageNet);
         config.stride_on = stride_on;
-        check(&format!("bottleneck {shortcut:?} {stride_on:?}"), &config, &[2, 2, 12, 12]);
+        check(
+            &format!("bottleneck {shortcut:?} {stride_on:?}"),
+            &config,
+            &[2, 2, 12, 12],
+        );
     }
 }
 
 #[test]
 fn plain_blocks() {
-    check("plain", &config(BlockKind::Plain, ShortcutKind::A, Stem::Cifar), &[2, 2, 6, 6]);
+    check(
+        "plain",
+        &config(BlockKind::Plain, ShortcutKind::A, Stem::Cifar),
+        &[2, 2, 6, 6],
+    );
 }
 
 #[test]
 fn pre_activation_blocks() {
-    check("preact basic B", &config(BlockKind::PreActBasic, ShortcutKind::B, Stem::Cifar), &[2, 2, 6, 6]);
-    check("preact basic A", &config(BlockKind::PreActBasic, ShortcutKind::A, Stem::Cifar), &[2, 2, 6, 6]);
+    check(
+        "preact basic B",
+        &config(BlockKind::PreActBasic, ShortcutKind::B, Stem::Cifar),
+        &[2, 2, 6, 6],
+    );
+    check(
+        "preact basic A",
+        &config(BlockKind::PreActBasic, ShortcutKind::A, Stem::Cifar),
+        &[2, 2, 6, 6],
+    );
     check(
         "preact bottleneck C",
         &config(BlockKind::PreActBottleneck, ShortcutKind::C, Stem::Cifar),

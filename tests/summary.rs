@@ -8,9 +8,9 @@ use unravel_resnet::summary::Summary;
 use unravel_resnet::ResnetError;
 
 fn seed_table() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/000_aedb99f73ae9de01.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/000_aedb99f73ae9de01.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // The table is the first indented block that starts with a row of '='.
     let lines: Vec<&str> = text.lines().collect();
     let start = lines
@@ -61,7 +61,13 @@ fn torchvision_presets_have_torchvisions_counts() {
         assert_eq!(format!("{:.2}", summary.mult_adds_g()), mult_adds, "{name}");
         let json = summary.to_json();
         assert_eq!(json["total_params"], params);
-        for key in ["mult_adds_g", "input_mb", "forward_backward_mb", "params_mb", "total_mb"] {
+        for key in [
+            "mult_adds_g",
+            "input_mb",
+            "forward_backward_mb",
+            "params_mb",
+            "total_mb",
+        ] {
             assert!(json[key].is_number(), "{name}: {key}");
         }
     }

@@ -221,7 +221,12 @@ pub fn train_run<E: Float>(
         .sum();
     Ok(RunSummary {
         outcome,
-        test_accuracy: last.map(|r| 1.0 - r.test_error).unwrap_or(0.0),
+        // The evaluation itself when this process ran the last epoch (1 − error may differ in
+        // the last bit).
+        test_accuracy: match trainer.last_evaluation() {
+            Some(evaluation) if outcome == Outcome::Finished => evaluation.accuracy,
+            _ => last.map(|r| 1.0 - r.test_error).unwrap_or(0.0),
+        },
         train_loss: last.map(|r| r.train_loss).unwrap_or(f64::NAN),
         epochs: records.len(),
         // Harmonic mean of the epochs' speeds (every epoch has the same number of images).
