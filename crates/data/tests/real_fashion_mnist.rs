@@ -26,6 +26,9 @@ fn real_fashion_mnist_loads_with_its_published_counts() {
     assert_eq!(train.class_counts(), vec![6000; 10]);
     assert_eq!(test.class_counts(), vec![1000; 10]);
     assert_eq!(train.class_names()[9], "Ankle boot");
+    // The first labels of each split, as published with the dataset.
+    assert_eq!(&train.labels()[..10], &[9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
+    assert_eq!(&test.labels()[..10], &[9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
 
     let normalization = Normalization::from_dataset(&train).unwrap();
     assert_relative_eq!(
