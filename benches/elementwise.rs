@@ -129,10 +129,18 @@ fn unary(c: &mut Criterion) {
     bench_unary(
         c,
         "relu",
+        false,
         |t| t.relu().unwrap(),
-        |v| if v < 0.0 { 0.0 } else { v },
+        |v| {
+            if v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        },
     );
-    bench_unary(c, "exp", |t| t.exp().unwrap(), f32::exp);
+    bench_unary(c, "exp", false, |t| t.exp().unwrap(), f32::exp);
+    bench_unary(c, "log", true, |t| t.log().unwrap(), f32::ln);
 }
 
 fn channel_sum(c: &mut Criterion) {

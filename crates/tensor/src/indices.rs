@@ -22,7 +22,10 @@ impl Indices {
                 got: data.len(),
             });
         }
-        Ok(Indices { data, shape: shape.to_vec() })
+        Ok(Indices {
+            data,
+            shape: shape.to_vec(),
+        })
     }
 
     pub fn shape(&self) -> &[usize] {

@@ -40,8 +40,16 @@ pub fn broadcast_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result
     let rank = lhs.len().max(rhs.len());
     let mut out = vec![0; rank];
     for (i, out_size) in out.iter_mut().enumerate() {
-        let l = if i + lhs.len() >= rank { lhs[i + lhs.len() - rank] } else { 1 };
-        let r = if i + rhs.len() >= rank { rhs[i + rhs.len() - rank] } else { 1 };
+        let l = if i + lhs.len() >= rank {
+            lhs[i + lhs.len() - rank]
+        } else {
+            1
+        };
+        let r = if i + rhs.len() >= rank {
+            rhs[i + rhs.len() - rank]
+        } else {
+            1
+        };
         *out_size = match (l, r) {
             (a, b) if a == b => a,
             (1, b) => b,
@@ -156,7 +164,11 @@ impl Layout {
         if axes.len() != self.rank() {
             return Err(TensorError::invalid(
                 OP,
-                format!("{} axes given for a tensor of shape {:?}", axes.len(), self.shape),
+                format!(
+                    "{} axes given for a tensor of shape {:?}",
+                    axes.len(),
+                    self.shape
+                ),
             ));
         }
         let mut seen = vec![false; self.rank()];
@@ -269,7 +281,8 @@ impl Layout {
             let mut new_end = new_index + 1;
             while old_product != new_product {
                 if old_product < new_product {
-                    if old_end >= old.len() || old[old_end - 1].1 != old[old_end].0 * old[old_end].1 {
+                    if old_end >= old.len() || old[old_end - 1].1 != old[old_end].0 * old[old_end].1
+                    {
                         return None;
                     }
                     old_product *= old[old_end].0;
@@ -392,7 +405,9 @@ mod tests {
     fn broadcasting() {
         assert_eq!(broadcast_shape("t", &[3, 1], &[4]).unwrap(), vec![3, 4]);
         assert!(broadcast_shape("t", &[3], &[4]).is_err());
-        let layout = Layout::contiguous(&[3, 1]).broadcast_to(&[2, 3, 4]).unwrap();
+        let layout = Layout::contiguous(&[3, 1])
+            .broadcast_to(&[2, 3, 4])
+            .unwrap();
         assert_eq!(layout.strides(), &[0, 1, 0]);
     }
 }

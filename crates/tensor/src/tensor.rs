@@ -100,14 +100,18 @@ impl<E: Float> Tensor<E> {
         if step == E::ZERO || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: need finite values and a non-zero step"),
+                format!(
+                    "start {start}, end {end}, step {step}: need finite values and a non-zero step"
+                ),
             ));
         }
         let count = ((end - start) / step).to_f64().ceil().max(0.0);
         if count > (isize::MAX as usize / std::mem::size_of::<E>()) as f64 {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: {count} elements cannot be allocated"),
+                format!(
+                    "start {start}, end {end}, step {step}: {count} elements cannot be allocated"
+                ),
             ));
         }
         let count = count as usize;
@@ -251,7 +255,10 @@ impl<E: Float> Tensor<E> {
         if index.len() != self.rank() || index.iter().zip(self.shape()).any(|(&i, &s)| i >= s) {
             return Err(TensorError::invalid(
                 "get",
-                format!("index {index:?} is out of bounds for shape {:?}", self.shape()),
+                format!(
+                    "index {index:?} is out of bounds for shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         let (data, layout) = self.cpu_storage("get")?;
@@ -263,7 +270,11 @@ impl<E: Float> Tensor<E> {
         if self.numel() != 1 {
             return Err(TensorError::invalid(
                 "item",
-                format!("tensor of shape {:?} has {} elements, not 1", self.shape(), self.numel()),
+                format!(
+                    "tensor of shape {:?} has {} elements, not 1",
+                    self.shape(),
+                    self.numel()
+                ),
             ));
         }
         let (data, layout) = self.cpu_storage("item")?;
@@ -280,7 +291,11 @@ impl<E: Float> Tensor<E> {
 
     /// The same values in the other precision.
     pub fn cast<T: Float>(&self) -> Tensor<T> {
-        let data = self.to_vec().into_iter().map(|v| T::from_f64(v.to_f64())).collect();
+        let data = self
+            .to_vec()
+            .into_iter()
+            .map(|v| T::from_f64(v.to_f64()))
+            .collect();
         Tensor::from_contiguous(data, self.shape())
     }
 
@@ -298,7 +313,13 @@ impl<E: Float> fmt::Debug for Tensor<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 16;
         let values = self.to_vec();
-        write!(f, "Tensor<{}>(shape={:?}, device={}, ", E::DTYPE, self.shape(), self.device())?;
+        write!(
+            f,
+            "Tensor<{}>(shape={:?}, device={}, ",
+            E::DTYPE,
+            self.shape(),
+            self.device()
+        )?;
         write!(f, "{:?}", &values[..values.len().min(SHOWN)])?;
         if values.len() > SHOWN {
             write!(f, " … {} more", values.len() - SHOWN)?;

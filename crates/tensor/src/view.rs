@@ -25,7 +25,10 @@ impl<E: Float> Tensor<E> {
     pub fn flatten(&self, start: usize, end: usize) -> Result<Self> {
         check_axis("flatten", end, self.rank())?;
         if start > end {
-            return Err(TensorError::invalid("flatten", format!("start axis {start} > end axis {end}")));
+            return Err(TensorError::invalid(
+                "flatten",
+                format!("start axis {start} > end axis {end}"),
+            ));
         }
         let shape = self.shape();
         let mut new_shape = shape[..start].to_vec();
@@ -50,7 +53,9 @@ impl<E: Float> Tensor<E> {
 
     /// `len` elements of `axis` starting at `start`.
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Result<Self> {
-        let end = start.checked_add(len).ok_or_else(|| TensorError::invalid("narrow", "start + len overflows"))?;
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| TensorError::invalid("narrow", "start + len overflows"))?;
         self.slice(axis, start, end, 1)
     }
 
@@ -67,17 +72,25 @@ impl<E: Float> Tensor<E> {
 
     /// PyTorch's `expand`: like [`Tensor::broadcast_to`], where `None` keeps an axis's size.
     pub fn expand(&self, shape: &[Option<usize>]) -> Result<Self> {
-        let lead = shape.len().checked_sub(self.rank()).ok_or_else(|| TensorError::Broadcast {
-            op: "expand",
-            lhs: self.shape().to_vec(),
-            rhs: shape.iter().map(|s| s.unwrap_or(0)).collect(),
-        })?;
+        let lead = shape
+            .len()
+            .checked_sub(self.rank())
+            .ok_or_else(|| TensorError::Broadcast {
+                op: "expand",
+                lhs: self.shape().to_vec(),
+                rhs: shape.iter().map(|s| s.unwrap_or(0)).collect(),
+            })?;
         let mut target = Vec::with_capacity(shape.len());
         for (i, size) in shape.iter().enumerate() {
             target.push(match size {
                 Some(s) => *s,
                 None if i >= lead => self.shape()[i - lead],
-                None => return Err(TensorError::invalid("expand", format!("new leading axis {i} needs a size"))),
+                None => {
+                    return Err(TensorError::invalid(
+                        "expand",
+                        format!("new leading axis {i} needs a size"),
+                    ))
+                }
             });
         }
         self.broadcast_to(&target)
@@ -95,7 +108,10 @@ impl<E: Float> Tensor<E> {
     pub fn squeeze(&self, axis: usize) -> Result<Self> {
         check_axis("squeeze", axis, self.rank())?;
         if self.shape()[axis] != 1 {
-            return Err(TensorError::invalid("squeeze", format!("axis {axis} of shape {:?} is not 1", self.shape())));
+            return Err(TensorError::invalid(
+                "squeeze",
+                format!("axis {axis} of shape {:?} is not 1", self.shape()),
+            ));
         }
         let mut shape = self.shape().to_vec();
         shape.remove(axis);

@@ -102,6 +102,17 @@ fn concat_errors() {
             rank: 2
         }
     );
+    let big = Tensor::<f32>::zeros(&[1, 1])
+        .broadcast_to(&[usize::MAX / 8, 1])
+        .unwrap();
+    assert!(matches!(
+        Tensor::concat(&[&big, &big], 0),
+        Err(TensorError::InvalidArgument { op: "concat", .. })
+    ));
+    assert!(matches!(
+        big.pad(&[(0, 0), (1, 0)], 0.0),
+        Err(TensorError::InvalidArgument { op: "pad", .. })
+    ));
     let none: &[&Tensor<f32>] = &[];
     assert!(matches!(
         Tensor::concat(none, 0),

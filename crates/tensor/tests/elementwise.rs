@@ -385,6 +385,39 @@ fn broadcast_errors_name_the_op_and_shapes() {
 }
 
 #[test]
+fn overflowing_broadcast_is_an_error() {
+    // Both views are tiny (stride 0 everywhere), but their broadcast would not fit in usize.
+    let huge = usize::MAX / 2;
+    let column = Tensor::<f32>::zeros(&[1, 1])
+        .broadcast_to(&[huge, 1])
+        .unwrap();
+    let row = Tensor::<f32>::zeros(&[1, 1])
+        .broadcast_to(&[1, huge])
+        .unwrap();
+    assert!(matches!(
+        column.add(&row),
+        Err(TensorError::InvalidArgument { op: "add", .. })
+    ));
+    // Too large to allocate, though it fits in usize: an error, not a capacity-overflow panic.
+    let big = Tensor::<f32>::zeros(&[1])
+        .broadcast_to(&[usize::MAX / 4])
+        .unwrap();
+    assert!(matches!(
+        big.exp(),
+        Err(TensorError::InvalidArgument { op: "exp", .. })
+    ));
+    assert!(matches!(
+        big.add(&big),
+        Err(TensorError::InvalidArgument { op: "add", .. })
+    ));
+    let scalar = Tensor::<f32>::scalar(1.0);
+    assert!(matches!(
+        Tensor::select(&column, &row, &scalar),
+        Err(TensorError::InvalidArgument { op: "select", .. })
+    ));
+}
+
+#[test]
 fn results_are_dense_and_inputs_untouched() {
     let x = Tensor::<f64>::from_vec((0..12).map(f64::from).collect(), &[3, 4]).unwrap();
     let view = x.transpose(0, 1).unwrap();

@@ -366,6 +366,9 @@ fn sum_to_shape_undoes_broadcasting() {
             approx::assert_relative_eq!(*g, e, max_relative = 1e-12, epsilon = 1e-12);
         }
     }
+    // Nothing broadcast: the gradient is passed through without a copy.
+    let same = grad.sum_to_shape(&[4, 3, 5, 7]).unwrap();
+    assert!(std::sync::Arc::ptr_eq(same.storage(), grad.storage()));
     for bad in [&[2, 3, 5, 7][..], &[3, 5], &[1, 4, 3, 5, 7]] {
         assert_eq!(
             grad.sum_to_shape(bad).unwrap_err(),
@@ -416,6 +419,18 @@ fn axis_errors_name_the_op() {
             other => panic!("{op}: expected a duplicate-axis error, got {other:?}"),
         }
     }
+    // A broadcast view too large to materialise is refused, not a panic.
+    let big = Tensor::<f32>::zeros(&[1])
+        .broadcast_to(&[usize::MAX / 4])
+        .unwrap();
+    assert!(matches!(
+        big.sum_all(),
+        Err(TensorError::InvalidArgument { op: "sum_all", .. })
+    ));
+    assert!(matches!(
+        big.argmax(0, false),
+        Err(TensorError::InvalidArgument { op: "argmax", .. })
+    ));
     let error = x.var(&[0], false, 2).unwrap_err();
     assert!(
         matches!(error, TensorError::InvalidArgument { op: "var", .. }),

@@ -2,7 +2,7 @@
 //! `offsetₖ = Σ_{m<k} sizeₘ(axis)`.
 
 use crate::error::{Result, TensorError};
-use crate::layout::{check_axis, numel};
+use crate::layout::check_axis;
 use crate::{Float, Tensor};
 
 impl<E: Float> Tensor<E> {
@@ -57,13 +57,22 @@ impl<E: Float> Tensor<E> {
         }
         let mut shape = first.shape().to_vec();
         shape[axis] = total;
+        for tensor in tensors {
+            crate::ops::elementwise::allocatable_numel::<E>(OP, tensor.shape())?;
+        }
+        let total_numel = crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
         let outer: usize = shape[..axis].iter().product();
         let inner: usize = shape[axis + 1..].iter().product();
         let blocks: Vec<(std::borrow::Cow<'_, [E]>, usize)> = tensors
             .iter()
-            .map(|t| Ok((t.contiguous_data(OP)?, t.shape()[axis] * inner)))
+            .map(|t| {
+                Ok((
+                    crate::ops::elementwise::dense_data(OP, t)?,
+                    t.shape()[axis] * inner,
+                ))
+            })
             .collect::<Result<_>>()?;
-        let mut out = Vec::with_capacity(numel(&shape));
+        let mut out = Vec::with_capacity(total_numel);
         for row in 0..outer {
             for (data, block) in &blocks {
                 out.extend_from_slice(&data[row * block..(row + 1) * block]);

@@ -36,10 +36,9 @@ impl<E: Float> Tensor<E> {
                 TensorError::invalid(OP, format!("padding {padding:?} overflows usize"))
             })?);
         }
-        crate::layout::checked_numel(&shape).ok_or_else(|| {
-            TensorError::invalid(OP, format!("padded shape {shape:?} overflows usize"))
-        })?;
-        let data = self.contiguous_data(OP)?;
+        crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
+        crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
+        let data = crate::ops::elementwise::dense_data(OP, self)?;
         let mut out = vec![value; numel(&shape)];
         if data.is_empty() {
             return Ok(Tensor::from_contiguous(out, &shape));

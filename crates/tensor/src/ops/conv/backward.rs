@@ -173,6 +173,65 @@ pub(crate) fn backward_input_cpu<E: Float>(
     Ok(grad_input)
 }
 
+/// For stride 1 the input gradient is itself a forward convolution, of `dY` with the flipped,
+/// transposed kernel (a "full" correlation): substituting `ky' = kh − 1 − ky`,
+///
+/// ```text
+/// dx[n, c, iy, ix] = Σ_{o, ky', kx'} w'[c, o, ky', kx'] · dy[n, o, iy − ph' + ky'·dh, ix − pw' + kx'·dw]
+/// w'[g·C_in/G + c, o, ky', kx'] = w[g·C_out/G + o, c, kh − 1 − ky', kw − 1 − kx']
+/// ph' = dh·(kh − 1) − ph,  pw' = dw·(kw − 1) − pw
+/// ```
+///
+/// This returns the shape of that convolution and `w': [C_in, C_out/G, kh, kw]`, or `None` when
+/// it does not apply (a stride above 1, a 1×1 kernel, or a padding wider than the dilated
+/// kernel). It replaces
+/// col2im's scattered additions by im2col's copies and gives the GEMM a long inner dimension
+/// (`C_out/G·kh·kw` instead of `C_out/G`).
+pub(crate) fn input_grad_as_convolution<E: Float>(
+    weight: &[E],
+    shape: &ConvShape,
+) -> Option<(ConvShape, Vec<E>)> {
+    let [kh, kw] = shape.kernel;
+    let span = [shape.dilation[0] * (kh - 1), shape.dilation[1] * (kw - 1)];
+    // (1×1 kernels with stride 1 have a cheaper path: dX_n = Wᵀ·dY_n, no col2im at all.)
+    if shape.stride != [1, 1]
+        || shape.kernel == [1, 1]
+        || shape.padding[0] > span[0]
+        || shape.padding[1] > span[1]
+    {
+        return None;
+    }
+    let params = super::Conv2dParams {
+        stride: [1, 1],
+        padding: [span[0] - shape.padding[0], span[1] - shape.padding[1]],
+        dilation: shape.dilation,
+        groups: shape.groups,
+    };
+    let (group_in, group_out) = (shape.group_in(), shape.group_out());
+    let flipped_shape = ConvShape::new(
+        "conv2d_backward_input",
+        &[shape.batch, shape.out_channels, shape.out[0], shape.out[1]],
+        &[shape.in_channels, group_out, kh, kw],
+        &params,
+    )
+    .ok()
+    .filter(|flipped| flipped.out == [shape.height, shape.width])?;
+    // w': [C_in, C_out/G, kh, kw], filled in the order w is read
+    let taps = kh * kw;
+    let mut flipped = vec![E::ZERO; weight.len()];
+    for (o_all, filter) in weight.chunks_exact(group_in * taps).enumerate() {
+        let (g, o) = (o_all / group_out, o_all % group_out);
+        for (c, kernel) in filter.chunks_exact(taps).enumerate() {
+            let target = ((g * group_in + c) * group_out + o) * taps;
+            // w'[.., ky', kx'] = w[.., kh − 1 − ky', kw − 1 − kx']: the kernel reversed
+            for (slot, &value) in flipped[target..target + taps].iter_mut().rev().zip(kernel) {
+                *slot = value;
+            }
+        }
+    }
+    Some((flipped_shape, flipped))
+}
+
 /// `dW: [C_out, C_in/G, kh, kw]` from `dY: [N, C_out, oh, ow]` (dense) and the forward input.
 pub(crate) fn backward_weight_cpu<E: Float>(
     op: &'static str,
@@ -206,6 +265,12 @@ fn backward_weight_columns<E: Float>(
     let weight_len = shape.out_channels * group_rows;
     let staging = Staging::new(shape);
     let width_max = blocking.max_width();
+    // When the columns are much bigger than dY and dW is small, compute dWᵀ = cols · dYᵀ: the
+    // GEMM then packs the big operand along its rows (fast) and transposes only the small one,
+    // at the price of strided writes to dW. Measured (CPU time, one thread): 8–10% faster on the
+    // CIFAR layers, equal on l1_3x3/l3_3x3, 10% slower on the stem (cols only 2.3× dY) and 2.6×
+    // slower on l4_1x1_down (dW of 1M entries).
+    let transposed = group_rows >= 4 * group_out && group_out * group_rows <= 64 * 1024;
     let image_blocks: Vec<&[ImageRef<'_, E>]> = images.chunks(blocking.images).collect();
     let blocks_per_chunk = image_blocks.len().div_ceil(WEIGHT_GRAD_CHUNKS);
 
@@ -261,14 +326,17 @@ fn backward_weight_columns<E: Float>(
                             tile.clone(),
                             &mut scratch.grad,
                         )?;
-                        // dW_g: [C_out/G, C_in/G·kh·kw] += dY_block · cols_blockᵀ
-                        let dw_g = MatMut::row_major(
-                            &mut partial
-                                [g * group_out * group_rows..(g + 1) * group_out * group_rows],
-                            group_out,
-                            group_rows,
-                        )?;
-                        gemm(E::ONE, dy, cols.t(), E::ONE, dw_g)?;
+                        let dw_g = &mut partial
+                            [g * group_out * group_rows..(g + 1) * group_out * group_rows];
+                        if transposed {
+                            // dW_gᵀ: [C_in/G·kh·kw, C_out/G] += cols_block · dY_blockᵀ
+                            let dw_g_t = MatMut::new(dw_g, group_rows, group_out, 1, group_rows)?;
+                            gemm(E::ONE, cols, dy.t(), E::ONE, dw_g_t)?;
+                        } else {
+                            // dW_g: [C_out/G, C_in/G·kh·kw] += dY_block · cols_blockᵀ
+                            let dw_g = MatMut::row_major(dw_g, group_out, group_rows)?;
+                            gemm(E::ONE, dy, cols.t(), E::ONE, dw_g)?;
+                        }
                     }
                 }
             }

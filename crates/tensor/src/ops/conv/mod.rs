@@ -41,7 +41,11 @@
 //!
 //! **Backward.** With `dY_n: [C_out, oh·ow]` (per group):
 //! - input:  `dX_n = col2im(Wᵀ · dY_n)` ([`conv2d_backward_input`]); [`col2im`] is the adjoint of
-//!   [`im2col`]: it adds every column entry back onto the pixel it was read from;
+//!   [`im2col`]: it adds every column entry back onto the pixel it was read from. For stride 1
+//!   (kernels above 1×1) the input gradient is computed instead as a forward convolution of `dY`
+//!   with the flipped, transposed kernel and padding `d·(k − 1) − p`: copies instead of
+//!   scattered additions, and a GEMM with inner dimension `C_out·kh·kw` rather than `C_out`
+//!   (measured 17% faster on l1_3x3, 35% on cifar_3x3_16);
 //! - weight: `dW = Σ_n dY_n · cols_nᵀ` ([`conv2d_backward_weight`]), summed in a fixed number of
 //!   chunks of the batch whose partial sums are added in order;
 //! - bias:   `db[o] = Σ_{n, oy, ox} dY[n, o, oy, ox]` ([`conv2d_backward_bias`]).
@@ -520,6 +524,14 @@ pub fn conv2d_backward_input<E: Float>(
     check_same_device(OP, grad_output, weight)?;
     check_shape(OP, grad_output.shape(), &shape.output_shape())?;
     let weight_data = weight.contiguous_data(OP)?;
+    if let Some((flipped_shape, flipped_weight)) =
+        backward::input_grad_as_convolution(&weight_data, &shape)
+    {
+        // stride 1: dX = conv2d(dY, flipped kernel), see input_grad_as_convolution
+        let grad_input =
+            forward::conv2d_cpu(OP, grad_output, &flipped_weight, None, &flipped_shape)?;
+        return Ok(Tensor::from_contiguous(grad_input, &shape.input_shape()));
+    }
     let grad_data = grad_output.contiguous_data(OP)?;
     let grad_input = backward::backward_input_cpu(&grad_data, &weight_data, &shape)?;
     Ok(Tensor::from_contiguous(grad_input, &shape.input_shape()))

@@ -79,6 +79,8 @@ pub(crate) fn stage_image<E: Float>(
     let (ph, pw, sw) = (shape.padding[0], shape.padding[1], shape.stride[1]);
     let [channel_stride, row_stride, pixel_stride] = image.strides;
     let phases: Vec<Range<usize>> = (0..sw).map(|q| inside(shape, staging, q)).collect();
+    // One zero-padded input row, [2·L] (for stride 2 only).
+    let mut padded = vec![E::ZERO; if sw == 2 { staging.row_len() } else { 0 }];
     // staged: [C, H + 2·ph, sw, L]
     for (c, channel) in staged
         .chunks_exact_mut(staging.channel_len())
@@ -92,6 +94,18 @@ pub(crate) fn stage_image<E: Float>(
                 continue;
             }
             let source = image.offset + c * channel_stride + y * row_stride;
+            if sw == 2 && pixel_stride == 1 {
+                // The common strided case in one pass: the padded row, deinterleaved.
+                padded.fill(E::ZERO);
+                padded[pw..pw + shape.width]
+                    .copy_from_slice(&image.data[source..source + shape.width]);
+                let (even, odd) = row.split_at_mut(staging.phase_len);
+                for ((e, o), pair) in even.iter_mut().zip(odd).zip(padded.chunks_exact(2)) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                continue;
+            }
             for (q, (phase, inside)) in row
                 .chunks_exact_mut(staging.phase_len)
                 .zip(&phases)
@@ -175,26 +189,58 @@ pub(crate) fn for_each_row_segment(
     }
 }
 
-/// `dst ← src` for the short runs of small images without a call to `memcpy`: whole groups of 8
-/// as fixed-size array copies (vector moves), then the rest one by one.
+/// `dst ← src` for the short runs of small images without a call to `memcpy`: fixed-size array
+/// copies (vector moves) of 8, or 4, with a last one that overlaps the one before instead of a
+/// scalar tail (a copy may write the same entry twice).
 #[inline(always)]
 fn copy_run<E: Copy>(dst: &mut [E], src: &[E]) {
-    if dst.len() >= 32 {
-        dst.copy_from_slice(src);
-        return;
+    #[inline(always)]
+    fn copy_fixed<E: Copy, const N: usize>(dst: &mut [E], src: &[E]) {
+        let d: &mut [E; N] = dst.try_into().expect("N entries");
+        *d = *<&[E; N]>::try_from(src).expect("N entries");
     }
+    let n = dst.len();
+    debug_assert_eq!(n, src.len());
+    if n >= 32 {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            copy_fixed::<E, 8>(&mut dst[i..i + 8], &src[i..i + 8]);
+            i += 8;
+        }
+        if i < n {
+            copy_fixed::<E, 8>(&mut dst[n - 8..], &src[n - 8..]);
+        }
+    } else if n >= 4 {
+        copy_fixed::<E, 4>(&mut dst[..4], &src[..4]);
+        copy_fixed::<E, 4>(&mut dst[n - 4..], &src[n - 4..]);
+    } else {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+    }
+}
+
+/// `dst += src`, in fixed groups of 8 (straight-line vector adds for the short runs of small
+/// images), then the rest one by one.
+#[inline(always)]
+fn add_run<E: Float>(dst: &mut [E], src: &[E]) {
     let mut dst_chunks = dst.chunks_exact_mut(8);
     let mut src_chunks = src.chunks_exact(8);
     for (d, s) in (&mut dst_chunks).zip(&mut src_chunks) {
         let d: &mut [E; 8] = d.try_into().expect("chunks of 8");
-        *d = *<&[E; 8]>::try_from(s).expect("chunks of 8");
+        let s: &[E; 8] = s.try_into().expect("chunks of 8");
+        for (d, &s) in d.iter_mut().zip(s) {
+            *d += s;
+        }
     }
     for (d, &s) in dst_chunks
         .into_remainder()
         .iter_mut()
         .zip(src_chunks.remainder())
     {
-        *d = s;
+        *d += s;
     }
 }
 
@@ -261,6 +307,9 @@ pub(crate) fn col2im_staged<E: Float>(
     let (sh, sw) = (shape.stride[0], shape.stride[1]);
     let [dh, dw] = shape.dilation;
     let tile = positions.len();
+    let ow = shape.out[1];
+    let whole_rows = (positions.start % ow, positions.end % ow) == (0, 0);
+    let first_row = positions.start / ow;
     // cols: [C_tile·kh·kw, tile], rows cols_stride apart
     let mut rows = cols.chunks(cols_stride).map(|row| &row[..tile]);
     for c in channels {
@@ -269,12 +318,21 @@ pub(crate) fn col2im_staged<E: Float>(
             for kx in 0..kw {
                 let src = rows.next().expect("cols holds one row per tap");
                 let tap = (kx * dw) % sw * staging.phase_len + kx * dw / sw;
-                for_each_row_segment(&positions, shape.out[1], |oy, ox0, ox1, at| {
-                    let dst = (oy * sh + ky * dh) * staging.row_len() + tap + ox0;
-                    let run = &src[at..at + (ox1 - ox0)];
-                    for (entry, &value) in channel[dst..dst + run.len()].iter_mut().zip(run) {
-                        *entry += value;
+                if whole_rows {
+                    // Output rows oy = first_row .. onto staged rows oy·sh + ky·dh: one add each.
+                    let base = (first_row * sh + ky * dh) * staging.row_len() + tap;
+                    let targets = channel[base..].chunks_mut(sh * staging.row_len());
+                    for (t, s) in targets.zip(src.chunks_exact(ow)) {
+                        add_run(&mut t[..ow], s);
                     }
+                    continue;
+                }
+                for_each_row_segment(&positions, ow, |oy, ox0, ox1, at| {
+                    let dst = (oy * sh + ky * dh) * staging.row_len() + tap + ox0;
+                    add_run(
+                        &mut channel[dst..dst + (ox1 - ox0)],
+                        &src[at..at + (ox1 - ox0)],
+                    );
                 });
             }
         }

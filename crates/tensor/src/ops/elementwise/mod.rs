@@ -34,15 +34,51 @@ pub(crate) fn check_same_device<E: Float>(
     Ok(())
 }
 
+/// The element count of `shape`, or an error if a buffer of that many `E` could not even be
+/// requested (more than `isize::MAX` bytes; e.g. a result broadcast from huge stride-0 views).
+pub(crate) fn allocatable_numel<E: Float>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    crate::layout::checked_numel(shape)
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<E>())
+        .ok_or_else(|| {
+            TensorError::invalid(
+                op,
+                format!("shape {shape:?} holds too many elements to allocate"),
+            )
+        })
+}
+
 /// `out[i] = f(x[i])` on the CPU: the shared engine of every unary op.
 pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
     op: &'static str,
     x: &Tensor<E>,
     f: F,
 ) -> Result<Tensor<E>> {
+    Ok(Tensor::from_contiguous(map_to_vec(op, x, f)?, x.shape()))
+}
+
+/// The elements of `x` as one row-major slice: borrowed if `x` is already dense, otherwise
+/// gathered by the strided engine (rows at a time, much faster than an element iterator).
+pub(crate) fn dense_data<'a, E: Float>(
+    op: &'static str,
+    x: &'a Tensor<E>,
+) -> Result<std::borrow::Cow<'a, [E]>> {
+    x.cpu_storage(op)?;
+    Ok(match x.as_slice() {
+        Some(slice) => std::borrow::Cow::Borrowed(slice),
+        None => std::borrow::Cow::Owned(map_to_vec(op, x, |v| v)?),
+    })
+}
+
+/// `f(x[i])` for every element in row-major order, as a new buffer.
+fn map_to_vec<E: Float, F: Fn(E) -> E + Sync>(
+    op: &'static str,
+    x: &Tensor<E>,
+    f: F,
+) -> Result<Vec<E>> {
     let (data, layout) = x.cpu_storage(op)?;
+    allocatable_numel::<E>(op, x.shape())?;
     if x.numel() == 0 {
-        return Ok(Tensor::from_contiguous(Vec::new(), x.shape()));
+        return Ok(Vec::new());
     }
     let plan = Plan::new([layout]);
     // SAFETY: every arm writes all `row.len()` elements: the SIMD loop zips `row` with an input
@@ -63,7 +99,7 @@ pub(crate) fn unary_map<E: Float, F: Fn(E) -> E + Sync>(
             }
         })
     };
-    Ok(Tensor::from_contiguous(out, x.shape()))
+    Ok(out)
 }
 
 /// `out[i] = f(a[i], b[i])` with broadcasting on the CPU: the engine of every binary op.
@@ -75,6 +111,7 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
 ) -> Result<Tensor<E>> {
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    allocatable_numel::<E>(op, &shape)?;
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
     if crate::layout::numel(&shape) == 0 {
@@ -418,6 +455,7 @@ impl<E: Float> Tensor<E> {
                 lhs: shape.clone(),
                 rhs: on_false.shape().to_vec(),
             })?;
+        allocatable_numel::<E>(OP, &shape)?;
         let (c_data, c_layout) = condition.cpu_storage(OP)?;
         let (t_data, t_layout) = on_true.cpu_storage(OP)?;
         let (f_data, f_layout) = on_false.cpu_storage(OP)?;

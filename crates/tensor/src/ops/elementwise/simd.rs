@@ -195,3 +195,81 @@ pub(crate) fn accumulate<E: Copy, F: Fn(E, E) -> E>(accumulator: &mut [E], x: &[
         (accumulator, x, f)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::elementwise::math;
+
+    fn data(n: usize) -> Vec<f32> {
+        let mut rng = crate::Rng::seed_from(17);
+        let mut values: Vec<f32> = (0..n).map(|_| (rng.normal() * 30.0) as f32).collect();
+        values[3] = f32::NAN;
+        values[5] = f32::INFINITY;
+        values[7] = -0.0;
+        values
+    }
+
+    fn bits(values: &[MaybeUninit<f32>]) -> Vec<u32> {
+        // SAFETY: the caller passes a buffer that a loop body filled completely.
+        values
+            .iter()
+            .map(|v| unsafe { v.assume_init() }.to_bits())
+            .collect()
+    }
+
+    /// Every instruction-set level the CPU has computes the same bits as the baseline loop
+    /// (no reassociation or fusion anywhere), here for the polynomial exp/ln and a binary op.
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        let n = 1000 + 13;
+        let x = data(n);
+        let y: Vec<f32> = x.iter().rev().copied().collect();
+        let exp = |v: f32| math::exp(v);
+        let ln = |v: f32| math::ln(v);
+        let max = |a: f32, b: f32| crate::Float::max(a, b);
+        let mut portable = vec![MaybeUninit::uninit(); n];
+        let mut other = vec![MaybeUninit::uninit(); n];
+        for level in [SimdLevel::Avx512, SimdLevel::Avx2] {
+            #[cfg(target_arch = "x86_64")]
+            {
+                let supported = match level {
+                    SimdLevel::Avx512 => {
+                        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
+                    }
+                    _ => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+                };
+                if !supported {
+                    continue;
+                }
+                unary_body(&x, &mut portable, &exp);
+                // SAFETY: the level's features were detected just above.
+                unsafe {
+                    match level {
+                        SimdLevel::Avx512 => x86::unary_avx512(&x, &mut other, &exp),
+                        _ => x86::unary_avx2(&x, &mut other, &exp),
+                    }
+                }
+                assert_eq!(bits(&portable), bits(&other), "exp {level:?}");
+                unary_body(&x, &mut portable, &ln);
+                // SAFETY: as above.
+                unsafe {
+                    match level {
+                        SimdLevel::Avx512 => x86::unary_avx512(&x, &mut other, &ln),
+                        _ => x86::unary_avx2(&x, &mut other, &ln),
+                    }
+                }
+                assert_eq!(bits(&portable), bits(&other), "ln {level:?}");
+                binary_body(&x, &y, &mut portable, &max);
+                // SAFETY: as above.
+                unsafe {
+                    match level {
+                        SimdLevel::Avx512 => x86::binary_avx512(&x, &y, &mut other, &max),
+                        _ => x86::binary_avx2(&x, &y, &mut other, &max),
+                    }
+                }
+                assert_eq!(bits(&portable), bits(&other), "maximum {level:?}");
+            }
+        }
+    }
+}

@@ -340,6 +340,34 @@ mod tests {
         assert_eq!(tree, "(((0+1)+(2+3))+4)");
     }
 
+    /// The SIMD instantiations compute the same tree as the baseline, so the same bits.
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        let mut rng = crate::Rng::seed_from(3);
+        let x: Vec<f32> = (0..50_001).map(|_| rng.normal() as f32).collect();
+        let add = |a: f32, b: f32| a + b;
+        let portable = reduce_slice_body(&x, 0.0, &add);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
+                // SAFETY: the features were detected just above.
+                let fast = unsafe { x86::reduce_slice_avx512(&x, 0.0, &add) };
+                assert_eq!(portable.to_bits(), fast.to_bits());
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: the features were detected just above.
+                let fast = unsafe { x86::reduce_slice_avx2(&x, 0.0, &add) };
+                assert_eq!(portable.to_bits(), fast.to_bits());
+            }
+        }
+        // The parallel split builds the same tree as the sequential cascade.
+        let y: Vec<f32> = (0..1_000_003).map(|_| rng.normal() as f32).collect();
+        assert_eq!(
+            reduce_slice(&y, 0.0, &add).to_bits(),
+            reduce_slice_sequential(&y, 0.0, &add).to_bits()
+        );
+    }
+
     #[test]
     fn slice_sum_matches_exact_integers() {
         let x: Vec<f64> = (0..100_003).map(|i| (i % 17) as f64).collect();

@@ -106,7 +106,9 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
         }
         Identity::Absent(seed) => seed,
     };
-    let data = x.contiguous_data(op)?;
+    // A non-contiguous input is made dense first; refuse one too large to materialise.
+    crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
+    let data = crate::ops::elementwise::dense_data(op, x)?;
     if data.is_empty() {
         return Ok(Tensor::from_contiguous(vec![start; out_numel], &shape));
     }
@@ -255,7 +257,8 @@ impl<E: Float> Tensor<E> {
                 format!("axis {axis} of shape {shape:?} is empty"),
             ));
         }
-        let data = self.contiguous_data(OP)?;
+        crate::ops::elementwise::allocatable_numel::<E>(OP, shape)?;
+        let data = crate::ops::elementwise::dense_data(OP, self)?;
         let mut out = vec![0usize; outer * inner];
         // Per outer index: one pass over the `size` rows of `inner` elements, updating the
         // running best of each column (contiguous, cache-friendly for any axis).
@@ -322,7 +325,8 @@ impl<E: Float> Tensor<E> {
 
     /// Sums a broadcast result back to `shape`, the shape of an operand that was broadcast to
     /// `self.shape()`: `out[j] = Σ self[i]` over every `i` that broadcasting mapped to `j`.
-    /// This is the gradient of broadcasting. Fails unless `shape` broadcasts to `self.shape()`.
+    /// This is the gradient of broadcasting. When `shape` equals `self.shape()` the result shares
+    /// `self`'s storage (no copy). Fails unless `shape` broadcasts to `self.shape()`.
     ///
     /// ```
     /// use unravel_tensor::Tensor;
@@ -354,6 +358,10 @@ impl<E: Float> Tensor<E> {
             } else {
                 return Err(error());
             }
+        }
+        if axes.is_empty() {
+            // Nothing was broadcast (the common case in a backward pass): share the storage.
+            return Ok(self.clone());
         }
         let summed = self.sum(&axes, true)?;
         summed.reshape(shape)
