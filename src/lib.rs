@@ -6,5 +6,6 @@
 
 pub use unravel_autograd as autograd;
 pub use unravel_data as data;
+pub use unravel_resnet as resnet;
 pub use unravel_tensor as tensor;
 pub use unravel_tensor::{Device, Float, Rng, Tensor, TensorError};

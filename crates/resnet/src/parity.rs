@@ -99,7 +99,10 @@ pub struct Comparison {
 impl Comparison {
     /// Whether the error is within the tolerance (always true without one).
     pub fn passed(&self) -> bool {
-        self.tolerance.is_none_or(|t| self.relative_error <= t)
+        match self.tolerance {
+            Some(tolerance) => self.relative_error <= tolerance,
+            None => true,
+        }
     }
 }
 
@@ -315,11 +318,34 @@ pub fn run<E: Float>(fixture: &Fixture) -> Result<ParityReport> {
 }
 
 /// The fixture files to check: every `*.safetensors` in `../shared/fixtures/parity/` beside
-/// the workspace root `workspace`, and in every directory listed in `UNRAVEL_PARITY_DIR`
-/// (colon-separated), sorted and without duplicates.
+/// the workspace root `workspace`, and in every directory listed in the environment variable
+/// `UNRAVEL_PARITY_DIR` (colon-separated), sorted and without duplicates.
 pub fn fixture_paths(workspace: &Path) -> Result<Vec<PathBuf>> {
+    let extra = std::env::var("UNRAVEL_PARITY_DIR").ok();
+    fixture_paths_from(workspace, extra.as_deref())
+}
+
+/// [`fixture_paths`] with the colon-separated directory list given explicitly.
+///
+/// ```
+/// use unravel_resnet::parity::fixture_paths_from;
+/// let directory = std::env::temp_dir().join(format!("unravel-doc-parity-{}", std::process::id()));
+/// let workspace = directory.join("unravel");
+/// std::fs::create_dir_all(&workspace)?;
+/// std::fs::create_dir_all(directory.join("shared/fixtures/parity"))?; // beside the workspace
+/// std::fs::write(directory.join("mine.safetensors"), b"")?;
+/// let list = directory.to_str().unwrap();
+/// let paths = fixture_paths_from(&workspace, Some(list))?;
+/// assert!(paths.iter().any(|p| p.ends_with("mine.safetensors")));
+/// # std::fs::remove_dir_all(&directory)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fixture_paths_from(
+    workspace: &Path,
+    extra_directories: Option<&str>,
+) -> Result<Vec<PathBuf>> {
     let mut directories = vec![workspace.join("../shared/fixtures/parity")];
-    if let Ok(list) = std::env::var("UNRAVEL_PARITY_DIR") {
+    if let Some(list) = extra_directories {
         directories.extend(list.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
     }
     let mut paths = Vec::new();

@@ -348,15 +348,12 @@ fn count_or_dashes(total: usize, trainable: usize) -> String {
 
 /// `60196712` → `60,196,712`.
 pub fn thousands(value: usize) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let digits: Vec<char> = value.to_string().chars().rev().collect();
+    let groups: Vec<String> = digits
+        .chunks(3)
+        .map(|group| group.iter().rev().collect())
+        .collect();
+    groups.into_iter().rev().collect::<Vec<_>>().join(",")
 }
 
 /// torchinfo's unit choice for mult-adds: T, G, or M.

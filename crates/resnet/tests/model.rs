@@ -38,15 +38,22 @@ fn resnet18_has_torchvisions_state_dict() {
     let model = presets::build::<f32>("resnet18", &PresetOptions::default(), 0).unwrap();
     let names = names(&model);
     assert_eq!(names.len(), 122); // len(torchvision.models.resnet18().state_dict())
-    assert_eq!(&names[..6], &[
-        "conv1.weight",
-        "bn1.weight",
-        "bn1.bias",
-        "bn1.running_mean",
-        "bn1.running_var",
-        "bn1.num_batches_tracked",
-    ]);
-    for name in ["layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_var", "layer4.1.bn2.bias"] {
+    assert_eq!(
+        &names[..6],
+        &[
+            "conv1.weight",
+            "bn1.weight",
+            "bn1.bias",
+            "bn1.running_mean",
+            "bn1.running_var",
+            "bn1.num_batches_tracked",
+        ]
+    );
+    for name in [
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var",
+        "layer4.1.bn2.bias",
+    ] {
         assert!(names.contains(&name.to_string()), "{name}");
     }
     assert_eq!(&names[120..], &["fc.weight", "fc.bias"]);
@@ -80,7 +87,9 @@ fn seed_preset_has_the_seeds_names_and_quirks() {
     }
     // γ = 0 for the last BN (residual.7) of every one of the 50 blocks, and nothing else.
     assert_eq!(zero_weights.len(), 50);
-    assert!(zero_weights.iter().all(|n| n.ends_with("residual.7.weight")));
+    assert!(zero_weights
+        .iter()
+        .all(|n| n.ends_with("residual.7.weight")));
 }
 
 #[test]
@@ -103,13 +112,18 @@ fn same_seed_same_weights() {
 fn conv_init_is_kaiming_fan_out_and_bn_is_one_zero() {
     let model = presets::build::<f64>("resnet18", &PresetOptions::default(), 3).unwrap();
     model.visit_state("", &mut |name, entry| {
-        let StateRef::Parameter(p) = entry else { return };
+        let StateRef::Parameter(p) = entry else {
+            return;
+        };
         let values = p.value.to_vec();
         let shape = p.value.shape();
         if name.starts_with("layer3.0.conv2.weight") {
             let fan_out = (shape[0] * shape[2] * shape[3]) as f64;
             let variance = values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64;
-            assert!((variance * fan_out / 2.0 - 1.0).abs() < 0.02, "{name}: {variance}");
+            assert!(
+                (variance * fan_out / 2.0 - 1.0).abs() < 0.02,
+                "{name}: {variance}"
+            );
         }
         if name == "bn1.weight" {
             assert!(values.iter().all(|&v| v == 1.0));
@@ -165,8 +179,13 @@ fn option_a_shortcut_subsamples_and_appends_zero_channels() {
     let tape = Tape::<f64>::new();
     let values: Vec<f64> = (0..2 * 3 * 5 * 5).map(|v| v as f64).collect();
     let x = tape.constant(Tensor::from_vec(values, &[2, 3, 5, 5]).unwrap());
-    let mut shortcut = ZeroPadShortcut { stride: 2, extra_channels: 2 };
-    let y = shortcut.forward(&mut Context::new(&tape, Mode::Train), &x).unwrap();
+    let mut shortcut = ZeroPadShortcut {
+        stride: 2,
+        extra_channels: 2,
+    };
+    let y = shortcut
+        .forward(&mut Context::new(&tape, Mode::Train), &x)
+        .unwrap();
     assert_eq!(y.shape(), &[2, 5, 3, 3]);
     for n in 0..2 {
         for c in 0..5 {
@@ -195,7 +214,10 @@ fn a_lesioned_identity_block_passes_its_input_through_relu() {
     let tape = Tape::<f64>::new();
     let x = Tensor::<f64>::randn(&[2, 16, 8, 8], 0.0, 1.0, &mut Rng::seed_from(2));
     let y = block
-        .forward(&mut Context::new(&tape, Mode::Eval), &tape.constant(x.clone()))
+        .forward(
+            &mut Context::new(&tape, Mode::Eval),
+            &tape.constant(x.clone()),
+        )
         .unwrap();
     let relu: Vec<f64> = x.to_vec().iter().map(|v| v.max(0.0)).collect();
     assert_eq!(y.value().to_vec(), relu);
@@ -203,7 +225,12 @@ fn a_lesioned_identity_block_passes_its_input_through_relu() {
 
 #[test]
 fn a_skip_only_route_sends_no_gradient_into_the_branch() {
-    let config = tiny(BlockKind::Basic, ShortcutKind::B, Stem::Cifar, Layout::Torchvision);
+    let config = tiny(
+        BlockKind::Basic,
+        ShortcutKind::B,
+        Stem::Cifar,
+        Layout::Torchvision,
+    );
     let mut model = ResNet::<f64>::new(&config, 0).unwrap();
     for block in model.blocks_mut() {
         block.route = GradientRoute::RightOnly;
@@ -211,33 +238,65 @@ fn a_skip_only_route_sends_no_gradient_into_the_branch() {
     let tape = Tape::<f64>::new();
     let mut context = Context::new(&tape, Mode::Train);
     let x = Tensor::<f64>::randn(&[2, 2, 8, 8], 0.0, 1.0, &mut Rng::seed_from(3));
-    let loss = model.forward(&mut context, &tape.constant(x)).unwrap().sum_all().unwrap();
+    let loss = model
+        .forward(&mut context, &tape.constant(x))
+        .unwrap()
+        .sum_all()
+        .unwrap();
     let gradients = context.parameter_gradients(&tape.backward(&loss).unwrap());
     let named = unravel_resnet::nn::named_gradients(&model, &gradients);
     // Only the identity path of layer1.1 is used, so its branch gets nothing, while the
     // projection (downsample) of layer2.0 is on the skip path and does.
     assert!(!named.iter().any(|(n, _)| n.starts_with("layer1.1.conv")));
-    assert!(named.iter().any(|(n, _)| n == "layer2.0.downsample.0.weight"));
+    assert!(named
+        .iter()
+        .any(|(n, _)| n == "layer2.0.downsample.0.weight"));
     assert!(named.iter().any(|(n, _)| n == "fc.weight"));
 }
 
 #[test]
 fn invalid_configurations_are_errors() {
-    let mut config = tiny(BlockKind::Basic, ShortcutKind::A, Stem::Cifar, Layout::Torchvision);
+    let mut config = tiny(
+        BlockKind::Basic,
+        ShortcutKind::A,
+        Stem::Cifar,
+        Layout::Torchvision,
+    );
     config.widths = vec![4, 2];
     assert!(ResNet::<f32>::new(&config, 0).is_err()); // option A cannot drop channels
     config.widths = vec![2];
     assert!(ResNet::<f32>::new(&config, 0).is_err());
-    let mut config = tiny(BlockKind::Basic, ShortcutKind::B, Stem::Cifar, Layout::Torchvision);
+    let mut config = tiny(
+        BlockKind::Basic,
+        ShortcutKind::B,
+        Stem::Cifar,
+        Layout::Torchvision,
+    );
     config.batch_norm.momentum = 2.0;
     assert!(ResNet::<f32>::new(&config, 0).is_err());
-    let options = PresetOptions { widths: Some(vec![1, 2]), ..Default::default() };
+    let options = PresetOptions {
+        widths: Some(vec![1, 2]),
+        ..Default::default()
+    };
     assert!(presets::build::<f32>("resnet20", &options, 0).is_err());
     // A batch of one 1×1 image cannot be batch-normalised in training mode.
-    let mut model = ResNet::<f32>::new(&tiny(BlockKind::Basic, ShortcutKind::B, Stem::Cifar, Layout::Torchvision), 0).unwrap();
+    let mut model = ResNet::<f32>::new(
+        &tiny(
+            BlockKind::Basic,
+            ShortcutKind::B,
+            Stem::Cifar,
+            Layout::Torchvision,
+        ),
+        0,
+    )
+    .unwrap();
     let tape = Tape::new();
     let x = tape.constant(Tensor::ones(&[1, 2, 1, 1]));
-    assert!(model.forward(&mut Context::new(&tape, Mode::Train), &x).is_err());
+    assert!(model
+        .forward(&mut Context::new(&tape, Mode::Train), &x)
+        .is_err());
     let x = tape.constant(Tensor::ones(&[2, 3, 8, 8]));
-    assert!(model.forward(&mut Context::new(&tape, Mode::Eval), &x).is_err());
+    assert!(model
+        .forward(&mut Context::new(&tape, Mode::Eval), &x)
+        .is_err());
 }

@@ -11,10 +11,22 @@ use unravel_resnet::weights::{self, SafetensorsFile};
 use unravel_resnet::{ResNet, ResnetError};
 use unravel_tensor::{Float, Tensor};
 
+/// `name` in a directory of its own (tests run in parallel and one of them lists its directory).
 fn scratch(name: &str) -> PathBuf {
-    let directory = std::env::temp_dir().join(format!("unravel-weights-test-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!(
+        "unravel-weights-test-{}-{}",
+        std::process::id(),
+        name.replace('.', "-")
+    ));
     std::fs::create_dir_all(&directory).unwrap();
     directory.join(name)
+}
+
+/// Removes the directory `scratch` made for `path`.
+fn clean(path: &std::path::Path) {
+    if let Some(directory) = path.parent() {
+        std::fs::remove_dir_all(directory).ok();
+    }
 }
 
 fn small(name: &str, classes: usize, seed: u64) -> ResNet<f64> {
@@ -51,8 +63,14 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
     let path = scratch("roundtrip.safetensors");
     weights::save(&source, None, &path).unwrap();
     let file = SafetensorsFile::open(&path).unwrap();
-    assert_eq!(file.tensors["bn1.num_batches_tracked"].dtype, safetensors::Dtype::I64);
-    assert_eq!(file.tensors["bn1.num_batches_tracked"].shape, Vec::<usize>::new());
+    assert_eq!(
+        file.tensors["bn1.num_batches_tracked"].dtype,
+        safetensors::Dtype::I64
+    );
+    assert_eq!(
+        file.tensors["bn1.num_batches_tracked"].shape,
+        Vec::<usize>::new()
+    );
     assert_eq!(file.tensors["conv1.weight"].dtype, safetensors::Dtype::F64);
     let mut target = small("resnet20", 10, 2);
     assert_ne!(state(&source), state(&target));
@@ -62,7 +80,10 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
     // And into f32 (values rounded to f32).
     let mut single = presets::build::<f32>(
         "resnet20",
-        &PresetOptions { widths: Some(vec![4, 8, 16]), ..Default::default() },
+        &PresetOptions {
+            widths: Some(vec![4, 8, 16]),
+            ..Default::default()
+        },
         3,
     )
     .unwrap();
@@ -72,9 +93,14 @@ fn save_then_load_restores_every_entry_with_int64_counters() {
             assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "{name}");
         }
     }
-    assert!(!std::fs::read_dir(path.parent().unwrap())
-        .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+    assert!(
+        !std::fs::read_dir(path.parent().unwrap()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-"))
+    );
+    clean(&path);
 }
 
 #[test]
@@ -92,7 +118,12 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
     let before = state(&model);
     let error = weights::load(&mut model, &path, true).unwrap_err();
     match &error {
-        ResnetError::StateDict { path: p, missing, unexpected, mismatched } => {
+        ResnetError::StateDict {
+            path: p,
+            missing,
+            unexpected,
+            mismatched,
+        } => {
             assert_eq!(p, &path);
             assert!(missing.contains(&"layer2.0.downsample.0.weight".to_string()));
             assert!(missing.contains(&"layer3.0.downsample.1.num_batches_tracked".to_string()));
@@ -107,14 +138,33 @@ fn strict_loading_reports_every_problem_in_one_error_and_changes_nothing() {
         other => panic!("expected a state-dict error, got {other}"),
     }
     let message = error.to_string();
-    assert!(message.contains("missing") && message.contains("unexpected") && message.contains("mismatch"));
-    assert_eq!(before, state(&model), "a failed strict load must not change the model");
+    assert!(
+        message.contains("missing")
+            && message.contains("unexpected")
+            && message.contains("mismatch")
+    );
+    assert_eq!(
+        before,
+        state(&model),
+        "a failed strict load must not change the model"
+    );
 
     // Non-strict: what matches is loaded, the rest reported.
     let report = weights::load(&mut model, &path, false).unwrap();
     assert_eq!(report.missing.len(), 12);
     assert_eq!(report.mismatched.len(), 2);
     assert!(report.loaded > 0);
+    clean(&path);
+}
+
+/// A hand-made safetensors file: length, header padded with spaces to 8 bytes, data.
+fn safetensors_bytes(header: &[u8], data: &[u8]) -> (Vec<u8>, usize) {
+    let mut padded = header.to_vec();
+    padded.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(&padded);
+    bytes.extend(data);
+    (bytes, padded.len())
 }
 
 #[test]
@@ -141,33 +191,27 @@ fn file_errors_name_the_file_and_offset() {
 
     // A dtype the loader does not read: its tensor and byte offset are named.
     let header = br#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
-    let mut padded = header.to_vec();
-    while padded.len() % 8 != 0 {
-        padded.push(b' ');
-    }
-    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(&padded);
-    bytes.extend([0u8; 4]);
+    let (bytes, header_length) = safetensors_bytes(header, &[0; 4]);
     let half = scratch("half.safetensors");
     std::fs::write(&half, &bytes).unwrap();
     let error = SafetensorsFile::open(&half).unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("`w`") && message.contains(&format!("(byte {})", 8 + padded.len())), "{message}");
+    assert!(
+        message.contains("`w`") && message.contains(&format!("(byte {})", 8 + header_length)),
+        "{message}"
+    );
 
     // A float counter is refused with its offset.
     let header = br#"{"bn1.num_batches_tracked":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}"#;
-    let mut padded = header.to_vec();
-    while padded.len() % 8 != 0 {
-        padded.push(b' ');
-    }
-    let mut bytes = (padded.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(&padded);
-    bytes.extend([0u8; 4]);
+    let (bytes, _) = safetensors_bytes(header, &[0; 4]);
     let float_counter = scratch("float-counter.safetensors");
     std::fs::write(&float_counter, &bytes).unwrap();
     let mut model = small("resnet20", 10, 1);
     let error = weights::load(&mut model, &float_counter, false).unwrap_err();
     assert!(error.to_string().contains("int64"), "{error}");
+    for path in [&missing, &truncated, &garbage, &half, &float_counter] {
+        clean(path);
+    }
 }
 
 #[test]
@@ -180,9 +224,10 @@ fn checkpoints_carry_the_optimizer_state() {
         nesterov: true,
         ..Default::default()
     });
-    optimizer
-        .momentum_buffers
-        .insert("fc.bias".into(), Tensor::from_vec((0..10).map(f64::from).collect(), &[10]).unwrap());
+    optimizer.momentum_buffers.insert(
+        "fc.bias".into(),
+        Tensor::from_vec((0..10).map(f64::from).collect(), &[10]).unwrap(),
+    );
     let path = scratch("checkpoint.safetensors");
     weights::save(&model, Some(&optimizer), &path).unwrap();
     // Overwriting an existing file works and stays atomic.
@@ -191,10 +236,14 @@ fn checkpoints_carry_the_optimizer_state() {
     let mut other = small("resnet20", 10, 9);
     weights::load_checkpoint(&mut other, &mut restored, &path, true).unwrap();
     assert_eq!(restored.config, optimizer.config);
-    assert_eq!(restored.momentum_buffers["fc.bias"].to_vec(), optimizer.momentum_buffers["fc.bias"].to_vec());
+    assert_eq!(
+        restored.momentum_buffers["fc.bias"].to_vec(),
+        optimizer.momentum_buffers["fc.bias"].to_vec()
+    );
     assert_eq!(state(&model), state(&other));
     // The model-only loader accepts a checkpoint (optimizer entries are not model state).
     weights::load(&mut model, &path, true).unwrap();
+    clean(&path);
 }
 
 #[test]

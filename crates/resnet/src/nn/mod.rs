@@ -16,6 +16,6 @@ pub use module::{
     StateMut, StateRef, StateVisitor, StateVisitorMut,
 };
 pub use sequential::{Named, Sequential};
-pub use simple::{AdaptiveAvgPool2d, Identity, MaxPool2d, ReLU, ZeroPadShortcut};
+pub use simple::{AdaptiveAvgPool2d, Flatten, Identity, MaxPool2d, ReLU, ZeroPadShortcut};
 
 pub(crate) use sequential::{forward_chain, trace_chain, visit_children, visit_children_mut};

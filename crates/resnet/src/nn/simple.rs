@@ -152,3 +152,41 @@ impl<E: Float> Module<E> for ZeroPadShortcut {
         Ok(output)
     }
 }
+
+/// `[N, d₁, d₂, …] → [N, d₁·d₂·…]` (PyTorch's `nn.Flatten()`, `start_dim = 1`).
+///
+/// ```
+/// use unravel_autograd::Tape;
+/// use unravel_resnet::nn::{Context, Flatten, Mode, Module};
+/// use unravel_tensor::Tensor;
+/// let tape = Tape::<f32>::new();
+/// let x = tape.constant(Tensor::ones(&[2, 8, 1, 1]));
+/// let y = Flatten.forward(&mut Context::new(&tape, Mode::Eval), &x)?;
+/// assert_eq!(y.shape(), &[2, 8]);
+/// # Ok::<(), unravel_resnet::ResnetError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flatten;
+
+impl<E: Float> Module<E> for Flatten {
+    fn kind(&self) -> &'static str {
+        "Flatten"
+    }
+    fn forward(&mut self, _context: &mut Context<E>, input: &Var<E>) -> Result<Var<E>> {
+        let rank = input.shape().len();
+        if rank <= 2 {
+            return Ok(input.clone());
+        }
+        Ok(input.flatten(1, rank - 1)?)
+    }
+    stateless!();
+    fn trace(&self, input_shape: &[usize], trace: &mut Trace) -> Result<Vec<usize>> {
+        let output = match input_shape {
+            [] => vec![1],
+            [n] => vec![*n],
+            [n, rest @ ..] => vec![*n, rest.iter().product()],
+        };
+        trace.leaf("Flatten", &output, 0, 0, 0);
+        Ok(output)
+    }
+}
