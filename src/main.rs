@@ -30,6 +30,11 @@ enum Command {
     Presets(cli::presets::PresetsArgs),
     /// Check PyTorch parity fixtures; non-zero exit on any failure.
     Parity(cli::parity::ParityArgs),
+    /// Veit et al. 2016 on a trained model: lesions, reordering, gradient per path length.
+    Experiment {
+        #[command(subcommand)]
+        what: cli::experiment::ExperimentCommand,
+    },
     /// Train a network on a dataset (He et al. 2015 §4.2's recipe by default).
     Train(Box<cli::train::TrainArgs>),
     /// Test accuracy and confusion matrix of a weights file.
@@ -56,6 +61,7 @@ fn main() {
         Command::Forward(args) => cli::forward::run(args),
         Command::Presets(args) => cli::presets::run(args),
         Command::Parity(args) => cli::parity::run(args),
+        Command::Experiment { what } => cli::experiment::run(what),
         Command::Train(args) => cli::train::run(*args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Plot(args) => cli::plot::run(args),

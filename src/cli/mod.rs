@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod bench;
+pub mod experiment;
 pub mod eval;
 pub mod experiment;
 pub mod forward;
