@@ -2,7 +2,6 @@
 
 pub mod analyze;
 pub mod bench;
-pub mod experiment;
 pub mod eval;
 pub mod experiment;
 pub mod forward;

@@ -8,19 +8,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use unravel_resnet::weights::write_atomically;
 use unravel_train::plot::{error_curves, save, Labels};
 use unravel_train::{metrics, Outcome, TrainConfig, WEIGHTS_FILE};
 
 use crate::cli::bench::{with_threads, CliResult};
 use crate::cli::train::train_run;
-
-#[derive(Subcommand)]
-pub enum ExperimentCommand {
-    /// plain-20/56 vs ResNet-20/56: training and test error curves (Figure 6).
-    Degradation(DegradationArgs),
-}
 
 #[derive(Args, Debug, Clone)]
 pub struct DegradationArgs {
@@ -59,8 +53,7 @@ pub struct DegradationArgs {
     pub out: PathBuf,
 }
 
-pub fn run(command: ExperimentCommand) -> CliResult<()> {
-    let ExperimentCommand::Degradation(args) = command;
+pub fn run(args: DegradationArgs) -> CliResult<()> {
     let (epochs, limit_train, limit_test) = if args.full {
         (164, None, None)
     } else {
