@@ -72,9 +72,8 @@ impl<E: Float> BatchHook<E> for ActiveBlocks {
                 "--active-blocks must be at least 1 (0 would train no residual branch)",
             ));
         }
-        activate_random_blocks(model, self.active, &mut self.rng(step)).map_err(|e| {
-            TrainError::config(format!("--active-blocks {}: {e}", self.active))
-        })?;
+        activate_random_blocks(model, self.active, &mut self.rng(step))
+            .map_err(|e| TrainError::config(format!("--active-blocks {}: {e}", self.active)))?;
         Ok(())
     }
 
