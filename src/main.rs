@@ -30,7 +30,8 @@ enum Command {
     Presets(cli::presets::PresetsArgs),
     /// Check PyTorch parity fixtures; non-zero exit on any failure.
     Parity(cli::parity::ParityArgs),
-    /// Veit et al. 2016 on a trained model: lesions, reordering, gradient per path length.
+    /// The papers' experiments: Veit et al. 2016 lesions, reordering, gradient per path length;
+    /// He et al. 2015 degradation (plain vs residual nets of 20 and 56 layers).
     Experiment {
         #[command(subcommand)]
         what: cli::experiment::ExperimentCommand,
@@ -39,6 +40,13 @@ enum Command {
     Train(Box<cli::train::TrainArgs>),
     /// Test accuracy and confusion matrix of a weights file.
     Eval(cli::eval::EvalArgs),
+    /// Training and test error of runs against epochs, overlaid (PNG and SVG).
+    Plot(cli::plot::PlotArgs),
+    /// Analyses of trained runs (responses: the paper's Figure 7).
+    Analyze {
+        #[command(subcommand)]
+        what: cli::analyze::AnalyzeCommand,
+    },
 }
 
 fn main() {
@@ -52,6 +60,8 @@ fn main() {
         Command::Experiment { what } => cli::experiment::run(what),
         Command::Train(args) => cli::train::run(*args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Plot(args) => cli::plot::run(args),
+        Command::Analyze { what } => cli::analyze::run(what),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

@@ -81,11 +81,13 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
             widths: args.widths.clone(),
             ..TrainConfig::default()
         },
-        (None, None) => return Err(format!(
+        (None, None) => {
+            return Err(format!(
             "{} was not written by `unravel train`: give --arch (and --widths if not the preset's)",
             args.weights.display()
         )
-        .into()),
+            .into())
+        }
     };
     if let Some(dataset) = &args.dataset {
         config.dataset = dataset.clone();

@@ -70,6 +70,9 @@ pub struct TrainArgs {
     /// Continue the run in this directory (its configuration is used; other flags ignored).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Save and stop after this many epochs (continue later with --resume).
+    #[arg(long)]
+    pub stop_after_epochs: Option<usize>,
     /// No progress bar; end with one JSON line.
     #[arg(long)]
     pub json: bool,
@@ -170,6 +173,7 @@ pub fn train_run<E: Float>(
     out: Option<PathBuf>,
     data_dir: Option<&std::path::Path>,
     verbose: bool,
+    stop_after_epochs: Option<usize>,
 ) -> CliResult<RunSummary> {
     let mut trainer = match (resume, config) {
         (Some(run_dir), _) => {
@@ -185,6 +189,7 @@ pub fn train_run<E: Float>(
         (None, None) => return Err("nothing to train: give a configuration or --resume".into()),
     };
     trainer.verbose = verbose;
+    trainer.stop_after_epochs = stop_after_epochs;
     trainer.stop = interrupt_flag();
     if verbose {
         println!(
@@ -196,7 +201,13 @@ pub fn train_run<E: Float>(
         );
     }
     let outcome = trainer.run()?;
-    if outcome == Outcome::Interrupted {
+    if outcome == Outcome::Interrupted && !trainer.stop.load(Ordering::SeqCst) {
+        eprintln!(
+            "stopped after {} epochs as asked: continue with `unravel train --resume {}`",
+            trainer.progress.epoch,
+            trainer.run_dir.display()
+        );
+    } else if outcome == Outcome::Interrupted {
         eprintln!(
             "interrupted: checkpoint saved; continue with `unravel train --resume {}`",
             trainer.run_dir.display()
@@ -210,7 +221,12 @@ pub fn train_run<E: Float>(
         .sum();
     Ok(RunSummary {
         outcome,
-        test_accuracy: last.map(|r| 1.0 - r.test_error).unwrap_or(0.0),
+        // The evaluation itself when this process ran the last epoch (1 − error may differ in
+        // the last bit).
+        test_accuracy: match trainer.last_evaluation() {
+            Some(evaluation) if outcome == Outcome::Finished => evaluation.accuracy,
+            _ => last.map(|r| 1.0 - r.test_error).unwrap_or(0.0),
+        },
         train_loss: last.map(|r| r.train_loss).unwrap_or(f64::NAN),
         epochs: records.len(),
         // Harmonic mean of the epochs' speeds (every epoch has the same number of images).
@@ -234,11 +250,12 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
         }
     };
     let (resume, out, data_dir) = (args.resume.clone(), args.out.clone(), args.data.clone());
+    let stop_after = args.stop_after_epochs;
     let summary = with_threads(args.threads, move || {
         let (resume, data_dir) = (resume.as_ref(), data_dir.as_deref());
         match dtype.as_str() {
-            "f64" => train_run::<f64>(Some(config), resume, out, data_dir, verbose),
-            _ => train_run::<f32>(Some(config), resume, out, data_dir, verbose),
+            "f64" => train_run::<f64>(Some(config), resume, out, data_dir, verbose, stop_after),
+            _ => train_run::<f32>(Some(config), resume, out, data_dir, verbose, stop_after),
         }
         .map_err(|e| e.to_string())
     })??;

@@ -5,6 +5,7 @@
 //! others compute their shortcut alone (the lesion of Veit et al. 2016 §3, applied during
 //! training; stochastic depth, Huang et al. 2016, with a fixed number of surviving blocks).
 
+use unravel_resnet::ensemble::{activate_all_blocks, activate_random_blocks};
 use unravel_resnet::ResNet;
 use unravel_tensor::{Float, Rng};
 
@@ -26,8 +27,9 @@ pub trait BatchHook<E: Float> {
 /// Seed offset of the block-choice streams, so they never coincide with the data's.
 const BLOCK_CHOICE_SEED: u64 = 0x5eed_b10c_u64;
 
-/// Keeps the residual branch of `active` random blocks with a skip connection per mini-batch
-/// and lesions the others; every block is whole again after the step (for evaluation).
+/// Keeps the residual branch of `active` random blocks per mini-batch and lesions the others
+/// (`unravel_resnet::ensemble::activate_random_blocks`); every block is whole again after the
+/// step (for evaluation and checkpoints).
 ///
 /// The choice of step `t` comes from stream `t` of a generator keyed by the run's seed, so it
 /// depends only on (seed, step): a resumed run draws the same blocks.
@@ -56,43 +58,27 @@ impl ActiveBlocks {
         ActiveBlocks { active, seed }
     }
 
-    /// The indices (among the blocks with a skip connection) kept at step `step`.
-    pub fn chosen(&self, candidates: usize, step: u64) -> Vec<usize> {
+    /// The generator of step `step`'s choice: stream `step` of a key derived from the seed.
+    pub fn rng(&self, step: u64) -> Rng {
         let (key, _, _) = Rng::seed_from(self.seed ^ BLOCK_CHOICE_SEED).state();
-        let mut rng = Rng::from_state(key, 0, step);
-        let mut order: Vec<usize> = (0..candidates).collect();
-        rng.shuffle(&mut order);
-        order.truncate(self.active.min(candidates));
-        order.sort_unstable();
-        order
+        Rng::from_state(key, 0, step)
     }
 }
 
 impl<E: Float> BatchHook<E> for ActiveBlocks {
     fn before_batch(&mut self, model: &mut ResNet<E>, step: u64) -> Result<()> {
-        let mut blocks: Vec<_> = model
-            .blocks_mut()
-            .into_iter()
-            .filter(|b| b.has_skip)
-            .collect();
-        if self.active == 0 || self.active > blocks.len() {
-            return Err(TrainError::config(format!(
-                "--active-blocks {} must be between 1 and the network's {} residual blocks",
-                self.active,
-                blocks.len()
-            )));
+        if self.active == 0 {
+            return Err(TrainError::config(
+                "--active-blocks must be at least 1 (0 would train no residual branch)",
+            ));
         }
-        let chosen = self.chosen(blocks.len(), step);
-        for (index, block) in blocks.iter_mut().enumerate() {
-            block.lesioned = chosen.binary_search(&index).is_err();
-        }
+        activate_random_blocks(model, self.active, &mut self.rng(step))
+            .map_err(|e| TrainError::config(format!("--active-blocks {}: {e}", self.active)))?;
         Ok(())
     }
 
     fn after_batch(&mut self, model: &mut ResNet<E>, _step: u64, _loss: f64) -> Result<()> {
-        for block in model.blocks_mut() {
-            block.lesioned = false;
-        }
+        activate_all_blocks(model);
         Ok(())
     }
 }

@@ -33,8 +33,11 @@ pub mod error;
 pub mod evaluate;
 pub mod hooks;
 pub mod metrics;
+pub mod plot;
 pub mod progress;
+pub mod responses;
 pub mod schedule;
+pub mod step;
 pub mod trainer;
 
 pub use config::TrainConfig;

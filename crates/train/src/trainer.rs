@@ -13,13 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use unravel_autograd::Tape;
 use unravel_data::{BatchLoader, Dataset};
-use unravel_resnet::nn::{Context, Mode, Module};
 use unravel_resnet::presets;
 use unravel_resnet::sgd::Sgd;
 use unravel_resnet::ResNet;
-use unravel_tensor::ops::softmax::Reduction;
 use unravel_tensor::Float;
 
 use crate::checkpoint::{self, Progress, CHECKPOINT_FILE};
@@ -30,6 +27,7 @@ use crate::evaluate::{evaluate, score_batch, Evaluation};
 use crate::hooks::{ActiveBlocks, BatchHook};
 use crate::metrics::{self, EpochRecord};
 use crate::progress::EpochBar;
+use crate::step::forward_backward;
 
 /// File name of the final weights in a run directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
@@ -55,6 +53,9 @@ pub struct Trainer<E: Float> {
     pub stop: Arc<AtomicBool>,
     /// Draw a progress bar (on stderr) and print a line per epoch.
     pub verbose: bool,
+    /// Stop (as if interrupted, checkpoint saved) after this many epochs of this call to
+    /// [`Trainer::run`]: for splitting a long run into sessions.
+    pub stop_after_epochs: Option<usize>,
     train_loader: BatchLoader,
     test_loader: BatchLoader,
     hooks: Vec<Box<dyn BatchHook<E>>>,
@@ -88,6 +89,7 @@ impl<E: Float> Trainer<E> {
             run_dir: run_dir.to_path_buf(),
             stop: Arc::new(AtomicBool::new(false)),
             verbose: false,
+            stop_after_epochs: None,
             train_loader,
             test_loader,
             hooks,
@@ -147,20 +149,8 @@ impl<E: Float> Trainer<E> {
             hook.before_batch(&mut self.model, step)?;
         }
         self.optimizer.config.lr = lr;
-        let tape = Tape::new();
-        let mut context = Context::new(&tape, Mode::Train);
-        // logits: [B, classes]
-        let logits = self
-            .model
-            .forward(&mut context, &tape.constant(images.clone()))?;
-        let loss = logits
-            .cross_entropy(labels, Reduction::Mean)
-            .map_err(unravel_resnet::ResnetError::from)?;
-        let loss_value = loss
-            .value()
-            .item()
-            .map_err(unravel_resnet::ResnetError::from)?
-            .to_f64();
+        let output = forward_backward(&mut self.model, images, labels)?;
+        let loss_value = output.loss;
         if !loss_value.is_finite() {
             let checkpoint = self.checkpoint_path();
             return Err(TrainError::NonFiniteLoss {
@@ -172,19 +162,14 @@ impl<E: Float> Trainer<E> {
             });
         }
         let classes = self.model.config.num_classes;
-        let values: Vec<f64> = logits.value().to_vec().iter().map(|v| v.to_f64()).collect();
+        let values: Vec<f64> = output.logits.to_vec().iter().map(|v| v.to_f64()).collect();
         let (_, predictions) = score_batch(&values, classes, labels)?;
         let correct = predictions
             .iter()
             .zip(labels)
             .filter(|(p, l)| p == l)
             .count() as u64;
-        let gradients = tape
-            .backward(&loss)
-            .map_err(unravel_resnet::ResnetError::from)?;
-        let gradients = context.parameter_gradients(&gradients);
-        drop(context);
-        self.optimizer.step(&mut self.model, &gradients)?;
+        self.optimizer.step(&mut self.model, &output.gradients)?;
         for hook in &mut self.hooks {
             hook.after_batch(&mut self.model, step, loss_value)?;
         }
@@ -195,7 +180,12 @@ impl<E: Float> Trainer<E> {
     pub fn run(&mut self) -> Result<Outcome> {
         let steps_per_epoch = self.train_loader.num_batches();
         let schedule = self.config.schedule(steps_per_epoch)?;
+        let mut epochs_this_call = 0;
         while self.progress.epoch < self.config.epochs {
+            if self.stop_after_epochs == Some(epochs_this_call) {
+                return Ok(Outcome::Interrupted);
+            }
+            epochs_this_call += 1;
             let epoch = self.progress.epoch;
             let epoch_start = Instant::now();
             let carried_seconds = self.progress.epoch_train_seconds;
