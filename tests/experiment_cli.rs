@@ -82,8 +82,11 @@ fn paths_writes_its_figures_and_json() {
         "path_gradients.csv",
         "path_gradient_by_length.csv",
         "fig6a_path_lengths.svg",
+        "fig6a_path_lengths.png",
         "fig6b_gradient_per_path.svg",
+        "fig6b_gradient_per_path.png",
         "fig6c_total_gradient.svg",
+        "fig6c_total_gradient.png",
         "summary.txt",
     ] {
         assert!(out.join(file).is_file(), "{file}");
@@ -139,8 +142,11 @@ fn lesion_writes_its_figures_and_json() {
         "lesion_random.csv",
         "reorder.csv",
         "fig3_lesion_single.svg",
+        "fig3_lesion_single.png",
         "fig5a_lesion_random.svg",
+        "fig5a_lesion_random.png",
         "fig5b_reorder.svg",
+        "fig5b_reorder.png",
         "summary.txt",
     ] {
         assert!(out.join(file).is_file(), "{file}");

@@ -253,7 +253,7 @@ fn write_outputs(
     }
     plot::write(
         out,
-        "fig3_lesion_single.svg",
+        "fig3_lesion_single",
         &Chart {
             title: "Test error when deleting one block (Veit et al. Fig. 3)".into(),
             x_label: "deleted block".into(),
@@ -296,7 +296,7 @@ fn write_outputs(
         .collect();
     plot::write(
         out,
-        "fig5a_lesion_random.svg",
+        "fig5a_lesion_random",
         &Chart {
             title: "Deleting k random blocks (Veit et al. Fig. 5a)".into(),
             x_label: "number of deleted blocks k".into(),
@@ -328,7 +328,7 @@ fn write_outputs(
     )?;
     plot::write(
         out,
-        "fig5b_reorder.svg",
+        "fig5b_reorder",
         &Chart {
             title: "Swapping k random pairs of blocks (Veit et al. Fig. 5b)".into(),
             x_label: "Kendall's tau between the original and the new order".into(),
@@ -435,7 +435,7 @@ fn summary_text(
         ));
     }
     text.push_str(&format!(
-        "wrote {}/{{lesion_single,lesion_random,reorder}}.csv and fig3/fig5a/fig5b SVGs ({seconds:.0} s)\n",
+        "wrote {}/{{lesion_single,lesion_random,reorder}}.csv and fig3/fig5a/fig5b PNG+SVG plots ({seconds:.0} s)\n",
         args.out.display()
     ));
     text

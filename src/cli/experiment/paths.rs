@@ -150,7 +150,7 @@ fn write_outputs(
     )?;
     plot::write(
         out,
-        "fig6a_path_lengths.svg",
+        "fig6a_path_lengths",
         &Chart {
             title: format!("Distribution of path lengths, n = {n} (Veit et al. Fig. 6a)"),
             x_label: "path length (blocks whose residual branch the path passes)".into(),
@@ -218,7 +218,7 @@ fn write_outputs(
         .collect();
     plot::write(
         out,
-        "fig6b_gradient_per_path.svg",
+        "fig6b_gradient_per_path",
         &Chart {
             title: "Gradient magnitude of a path of length k (Veit et al. Fig. 6b)".into(),
             x_label: "path length k".into(),
@@ -233,7 +233,7 @@ fn write_outputs(
     let sum: f64 = totals.iter().map(|(_, t)| t).sum();
     plot::write(
         out,
-        "fig6c_total_gradient.svg",
+        "fig6c_total_gradient",
         &Chart {
             title: "Total gradient magnitude per path length (Veit et al. Fig. 6c)".into(),
             x_label: "path length k".into(),
@@ -313,7 +313,7 @@ fn summary_text(
         ));
     }
     text.push_str(&format!(
-        "wrote {}/{{path_lengths,path_gradients,path_gradient_by_length}}.csv and fig6a/6b/6c SVGs ({seconds:.0} s)\n",
+        "wrote {}/{{path_lengths,path_gradients,path_gradient_by_length}}.csv and fig6a/6b/6c PNG+SVG plots ({seconds:.0} s)\n",
         args.out.display()
     ));
     text

@@ -1,12 +1,18 @@
-//! SVG line and scatter charts with error bars (plotters), in the layout of the figures of
-//! Veit et al. 2016: one panel, axis titles, a legend, optional reference lines.
+//! Line and scatter charts with error bars (plotters), in the layout of the figures of
+//! Veit et al. 2016 (one panel, axis titles, a legend, optional reference lines) and in the
+//! style of the train crate's plots: each chart written as `STEM.png` (960×640) and
+//! `STEM.svg`, text in the DejaVu Sans font compiled into the program (no system font needed),
+//! both files written atomically.
 
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
 
 use crate::cli::bench::CliResult;
-use crate::cli::experiment::setup::write_text;
+use crate::cli::experiment::setup::output_path;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +62,20 @@ pub struct Chart {
     pub reference_lines: Vec<(f64, String)>,
 }
 
-pub const BLUE_: RGBColor = RGBColor(31, 119, 180);
-pub const ORANGE_: RGBColor = RGBColor(255, 127, 14);
-pub const GREEN_: RGBColor = RGBColor(44, 160, 44);
-pub const RED_: RGBColor = RGBColor(214, 39, 40);
+// The train crate's palette.
+pub const BLUE_: RGBColor = RGBColor(0, 114, 178);
+pub const ORANGE_: RGBColor = RGBColor(230, 159, 0);
+pub const GREEN_: RGBColor = RGBColor(0, 158, 115);
+pub const RED_: RGBColor = RGBColor(204, 37, 41);
 pub const GREY_: RGBColor = RGBColor(120, 120, 120);
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Registering a valid embedded font cannot fail; if it did, text would be missing.
+        let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    });
+}
 
 fn padded(low: f64, high: f64) -> (f64, f64) {
     if !low.is_finite() || !high.is_finite() {
@@ -70,8 +85,8 @@ fn padded(low: f64, high: f64) -> (f64, f64) {
     (low - 0.05 * span, high + 0.05 * span)
 }
 
-/// Renders `chart` to SVG text.
-pub fn render(chart: &Chart) -> CliResult<String> {
+/// Draws `chart` on `root`.
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {
     let mut xs = Vec::new();
     let mut ys = Vec::new();
     for series in &chart.series {
@@ -98,12 +113,10 @@ pub fn render(chart: &Chart) -> CliResult<String> {
     let (x_low, x_high) = padded(x_low, x_high);
     let (y_low, y_high) = padded(y_low, y_high);
 
-    let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut context = ChartBuilder::on(&root)
-            .caption(&chart.title, ("sans-serif", 20))
+            .caption(&chart.title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(70)
@@ -113,6 +126,7 @@ pub fn render(chart: &Chart) -> CliResult<String> {
             .configure_mesh()
             .x_desc(&chart.x_label)
             .y_desc(&chart.y_label)
+            .label_style(("sans-serif", 14))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -148,7 +162,7 @@ pub fn render(chart: &Chart) -> CliResult<String> {
                 context
                     .draw_series(LineSeries::new(
                         series.points.clone(),
-                        color.stroke_width(2),
+                        color.stroke_width(3),
                     ))
                     .map_err(|e| e.to_string())?
                     .label(series.name.clone())
@@ -175,14 +189,41 @@ pub fn render(chart: &Chart) -> CliResult<String> {
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
+            .label_font(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(svg)
+    Ok(())
 }
 
-/// Renders `chart` and writes it to `dir/name` atomically.
-pub fn write(dir: &Path, name: &str, chart: &Chart) -> CliResult<PathBuf> {
-    write_text(dir, name, &render(chart)?)
+/// Draws `chart` to `dir/STEM.png` and `dir/STEM.svg` (temporary files renamed into place);
+/// returns both paths.
+pub fn write(dir: &Path, stem: &str, chart: &Chart) -> CliResult<Vec<PathBuf>> {
+    register_fonts();
+    let png = output_path(dir, &format!("{stem}.png"))?;
+    let svg = output_path(dir, &format!("{stem}.svg"))?;
+    // The image encoder picks the format from the extension: keep it last.
+    let temporary = |path: &Path, extension: &str| {
+        path.with_extension(format!("tmp-{}.{extension}", std::process::id()))
+    };
+    let (png_tmp, svg_tmp) = (temporary(&png, "png"), temporary(&svg, "svg"));
+    let result = draw(
+        BitMapBackend::new(&png_tmp, (960, 640)).into_drawing_area(),
+        chart,
+    )
+    .and_then(|()| {
+        draw(
+            SVGBackend::new(&svg_tmp, (960, 640)).into_drawing_area(),
+            chart,
+        )
+    })
+    .and_then(|()| std::fs::rename(&png_tmp, &png).map_err(|e| e.to_string()))
+    .and_then(|()| std::fs::rename(&svg_tmp, &svg).map_err(|e| e.to_string()));
+    if let Err(error) = result {
+        std::fs::remove_file(&png_tmp).ok();
+        std::fs::remove_file(&svg_tmp).ok();
+        return Err(format!("{}: drawing the plot: {error}", png.display()).into());
+    }
+    Ok(vec![png, svg])
 }
