@@ -14,7 +14,9 @@ use unravel_resnet::ensemble::{
 };
 
 use crate::cli::bench::CliResult;
-use crate::cli::experiment::plot::{self, Chart, Series, Style, BLUE_, GREEN_, ORANGE_, RED_};
+use crate::cli::experiment::plot::{
+    self, Chart, Series, Style, BLUE_, GREEN_, GREY_, ORANGE_, RED_,
+};
 use crate::cli::experiment::setup::{write_csv, write_text, ModelAndData};
 
 #[derive(Args, Debug, Clone)]
@@ -236,7 +238,11 @@ fn write_outputs(
             Style::Points,
         ),
     ];
-    let mut reference_lines = vec![(100.0 * full_error, format!("{} full model", names.arch))];
+    let mut reference_lines = vec![(
+        100.0 * full_error,
+        format!("{} full model", names.arch),
+        BLUE_,
+    )];
     if let Some(PlainResult {
         arch,
         error: plain_error,
@@ -249,7 +255,7 @@ fn write_outputs(
             ORANGE_,
             Style::LineAndPoints,
         ));
-        reference_lines.push((100.0 * plain_error, format!("{arch} full model")));
+        reference_lines.push((100.0 * plain_error, format!("{arch} full model"), ORANGE_));
     }
     plot::write(
         out,
@@ -304,7 +310,7 @@ fn write_outputs(
             series: vec![
                 Series::new("mean error", mean, BLUE_, Style::LineAndPoints).with_error_bars(bars)
             ],
-            reference_lines: vec![(100.0 * full_error, "full model".into())],
+            reference_lines: vec![(100.0 * full_error, "full model".into(), GREY_)],
         },
     )?;
 
@@ -342,7 +348,7 @@ fn write_outputs(
                 GREEN_,
                 Style::Points,
             )],
-            reference_lines: vec![(100.0 * full_error, "full model".into())],
+            reference_lines: vec![(100.0 * full_error, "full model".into(), GREY_)],
         },
     )?;
     Ok(())

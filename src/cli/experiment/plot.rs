@@ -59,7 +59,8 @@ pub struct Chart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
-    pub reference_lines: Vec<(f64, String)>,
+    /// Dashed horizontal lines: height, legend, colour.
+    pub reference_lines: Vec<(f64, String, RGBColor)>,
 }
 
 // The train crate's palette.
@@ -99,7 +100,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
             ys.push(high);
         }
     }
-    ys.extend(chart.reference_lines.iter().map(|(y, _)| *y));
+    ys.extend(chart.reference_lines.iter().map(|(y, _, _)| *y));
     let fold = |values: &[f64]| {
         values
             .iter()
@@ -130,8 +131,9 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
-        for (y, name) in &chart.reference_lines {
-            let style = ShapeStyle::from(&GREY_).stroke_width(1);
+        for (y, name, colour) in &chart.reference_lines {
+            let colour = *colour;
+            let style = ShapeStyle::from(&colour).stroke_width(1);
             context
                 .draw_series(DashedLineSeries::new(
                     vec![(x_low, *y), (x_high, *y)],
@@ -141,7 +143,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Resu
                 ))
                 .map_err(|e| e.to_string())?
                 .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREY_));
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
         }
         for series in &chart.series {
             let color = series.color;
