@@ -30,6 +30,23 @@ enum Command {
     Presets(cli::presets::PresetsArgs),
     /// Check PyTorch parity fixtures; non-zero exit on any failure.
     Parity(cli::parity::ParityArgs),
+    /// The papers' experiments: Veit et al. 2016 lesions, reordering, gradient per path length;
+    /// He et al. 2015 degradation (plain vs residual nets of 20 and 56 layers).
+    Experiment {
+        #[command(subcommand)]
+        what: cli::experiment::ExperimentCommand,
+    },
+    /// Train a network on a dataset (He et al. 2015 §4.2's recipe by default).
+    Train(Box<cli::train::TrainArgs>),
+    /// Test accuracy and confusion matrix of a weights file.
+    Eval(cli::eval::EvalArgs),
+    /// Training and test error of runs against epochs, overlaid (PNG and SVG).
+    Plot(cli::plot::PlotArgs),
+    /// Analyses of trained runs (responses: the paper's Figure 7).
+    Analyze {
+        #[command(subcommand)]
+        what: cli::analyze::AnalyzeCommand,
+    },
 }
 
 fn main() {
@@ -40,6 +57,11 @@ fn main() {
         Command::Forward(args) => cli::forward::run(args),
         Command::Presets(args) => cli::presets::run(args),
         Command::Parity(args) => cli::parity::run(args),
+        Command::Experiment { what } => cli::experiment::run(what),
+        Command::Train(args) => cli::train::run(*args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Plot(args) => cli::plot::run(args),
+        Command::Analyze { what } => cli::analyze::run(what),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

@@ -62,6 +62,14 @@ pub enum ResnetError {
     /// An input whose shape the model cannot take.
     #[error("{layer}: {message}")]
     Input { layer: String, message: String },
+    /// An experiment (lesion, reordering, path gradients) asked for something the model or its
+    /// arguments cannot give: more blocks than the network has, no pair of blocks to swap, a
+    /// block that cannot be deleted.
+    #[error("{experiment}: {message}")]
+    Experiment {
+        experiment: &'static str,
+        message: String,
+    },
 }
 
 fn state_dict_message(
@@ -107,5 +115,13 @@ impl ResnetError {
     /// Shorthand for [`ResnetError::Config`].
     pub fn config(message: impl Into<String>) -> Self {
         ResnetError::Config(message.into())
+    }
+
+    /// Shorthand for [`ResnetError::Experiment`].
+    pub fn experiment(experiment: &'static str, message: impl Into<String>) -> Self {
+        ResnetError::Experiment {
+            experiment,
+            message: message.into(),
+        }
     }
 }

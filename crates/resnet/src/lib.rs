@@ -10,6 +10,7 @@
 //! - [`block`], [`network`], [`presets`]: blocks (basic, bottleneck, plain, pre-activation;
 //!   shortcuts A, B, C) and the named networks.
 //! - [`weights`]: safetensors load/save under torchvision's names; [`sgd`]: PyTorch's SGD.
+//! - [`ensemble`]: Veit et al. 2016 — the unraveled view, lesions, reordering, path gradients.
 //! - [`summary`]: torchinfo's table and totals; [`parity`]: PyTorch parity fixtures.
 //!
 //! ```
@@ -32,6 +33,7 @@
 
 pub mod block;
 pub mod config;
+pub mod ensemble;
 pub mod error;
 pub mod init;
 pub mod network;

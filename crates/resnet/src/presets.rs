@@ -8,7 +8,7 @@
 //! | `plain18` `plain34` | plain | 2222, 3463 | 64–512 | ImageNet | none |
 //! | `resnet20` … `resnet1202` | basic | n n n, n = (depth − 2)/6 | 16 32 64 | CIFAR | A |
 //! | `plain20` … `plain110` | plain | n n n | 16 32 64 | CIFAR | none |
-//! | `preact-resnet110` | pre-act basic | 18 18 18 | 16 32 64 | CIFAR | B |
+//! | `preact-resnet20` `preact-resnet56` `preact-resnet110` | pre-act basic | n n n, n = (depth − 2)/6 | 16 32 64 | CIFAR | B |
 //! | `preact-resnet164` | pre-act bottleneck | 18 18 18 | 16 32 64 (×4) | CIFAR | B |
 //! | `seed-resnet34` | basic | 3463 | 64–512 | seed layout | B, biased |
 //! | `seed-resnet101` `seed-resnet152` | bottleneck | 3 4 23 3, 3 8 36 3 | 64–512 | seed layout | B, biased |
@@ -43,6 +43,8 @@ pub const NAMES: &[&str] = &[
     "plain44",
     "plain56",
     "plain110",
+    "preact-resnet20",
+    "preact-resnet56",
     "preact-resnet110",
     "preact-resnet164",
     "seed-resnet34",
@@ -125,9 +127,15 @@ pub fn config(name: &str, options: &PresetOptions) -> Result<ResNetConfig> {
         "seed-resnet34" => seed(BlockKind::Basic, &[3, 4, 6, 3]),
         "seed-resnet101" => seed(BlockKind::Bottleneck, &[3, 4, 23, 3]),
         "seed-resnet152" => seed(BlockKind::Bottleneck, &[3, 8, 36, 3]),
-        _ => match (cifar_depth("resnet"), cifar_depth("plain")) {
-            (Some(n), _) => cifar(BlockKind::Basic, n, ShortcutKind::A),
-            (_, Some(n)) if n <= 18 => cifar(BlockKind::Plain, n, ShortcutKind::A),
+        _ => match (
+            cifar_depth("resnet"),
+            cifar_depth("plain"),
+            cifar_depth("preact-resnet"),
+        ) {
+            (Some(n), _, _) => cifar(BlockKind::Basic, n, ShortcutKind::A),
+            (_, Some(n), _) if n <= 18 => cifar(BlockKind::Plain, n, ShortcutKind::A),
+            // Veit et al.'s network at other depths (27 blocks for 56 layers).
+            (_, _, Some(n)) if n <= 18 => cifar(BlockKind::PreActBasic, n, ShortcutKind::B),
             _ => {
                 return Err(ResnetError::UnknownPreset {
                     name: name.to_string(),

@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 mod conv;
 mod gemm;
+pub mod net;
 
 /// The error type of the command-line program.
 pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -15,12 +16,15 @@ pub enum BenchCommand {
     Gemm(gemm::GemmArgs),
     /// conv2d on the layer table of ../shared/bench/README.md.
     Conv(conv::ConvArgs),
+    /// Whole-network training and inference throughput of a preset, peak memory.
+    Net(net::NetArgs),
 }
 
 pub fn run(command: BenchCommand) -> CliResult<()> {
     match command {
         BenchCommand::Gemm(args) => gemm::run(args),
         BenchCommand::Conv(args) => conv::run(args),
+        BenchCommand::Net(args) => net::run(args),
     }
 }
 

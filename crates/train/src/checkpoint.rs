@@ -1,0 +1,233 @@
+//! Training checkpoints: one safetensors file holding the model's state dict (torchvision
+//! names), the SGD momentum buffers (`sgd.momentum_buffer.<name>`), and in its metadata the
+//! run's [`TrainConfig`], the optimizer's hyper-parameters and the [`Progress`] (epoch, next
+//! batch, step, the partial sums of an interrupted epoch, the metrics so far).
+//!
+//! The random state: every random number of a run comes from streams that depend only on the
+//! seed and the position in training — weights from the seed, each epoch's shuffle and
+//! augmentation from (seed, epoch) (`unravel_data::plan`), the per-batch block choice of
+//! `--active-blocks` from (seed, step) — so the position *is* the RNG state, and it is saved.
+//!
+//! Files are written atomically (temporary file in the same directory, then rename), so a
+//! crash or Ctrl-C never leaves a half-written checkpoint. The file loads in PyTorch with
+//! `safetensors.torch.load_file` (the extra entries are the optimizer's).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, View};
+use serde::{Deserialize, Serialize};
+use unravel_resnet::nn::{Module, StateRef};
+use unravel_resnet::sgd::{Sgd, SgdConfig};
+use unravel_resnet::weights::{
+    load_state, write_atomically, SafetensorsFile, MOMENTUM_PREFIX, SGD_METADATA,
+};
+use unravel_tensor::{DType, Float, Tensor};
+
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::metrics::EpochRecord;
+
+/// File name of the latest checkpoint in a run directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// Metadata key of the [`TrainConfig`] (JSON).
+pub const CONFIG_METADATA: &str = "unravel.train.config";
+/// Metadata key of the [`Progress`] (JSON).
+pub const PROGRESS_METADATA: &str = "unravel.train.progress";
+
+/// Where training is: what a resumed run needs besides the weights and the optimizer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// 0-based index of the epoch in progress (= epochs completed when `next_batch` is 0).
+    pub epoch: usize,
+    /// The first batch of `epoch` still to train.
+    pub next_batch: usize,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    /// Sum of the per-image losses of the batches of `epoch` already trained.
+    pub epoch_loss_sum: f64,
+    /// Correct predictions among them.
+    pub epoch_correct: u64,
+    /// Images among them.
+    pub epoch_images: u64,
+    /// Training seconds spent in `epoch` so far.
+    pub epoch_train_seconds: f64,
+    /// Metrics of the completed epochs.
+    pub records: Vec<EpochRecord>,
+}
+
+struct Encoded {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Encoded {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// The tensor's values, little-endian, in its own precision (so reloading is bit-exact).
+fn encode<E: Float>(tensor: &Tensor<E>) -> Encoded {
+    let values = tensor.to_vec();
+    let (dtype, bytes) = match E::DTYPE {
+        DType::F32 => (
+            Dtype::F32,
+            values
+                .iter()
+                .flat_map(|v| (v.to_f64() as f32).to_le_bytes())
+                .collect(),
+        ),
+        DType::F64 => (
+            Dtype::F64,
+            values
+                .iter()
+                .flat_map(|v| v.to_f64().to_le_bytes())
+                .collect(),
+        ),
+    };
+    Encoded {
+        dtype,
+        shape: tensor.shape().to_vec(),
+        bytes,
+    }
+}
+
+fn json_error(path: &Path, what: &str, error: serde_json::Error) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("{what}: {error}"),
+    }
+}
+
+/// Writes a checkpoint of `model`, `optimizer`, `config` and `progress` to `path`, atomically.
+pub fn save<E: Float>(
+    path: &Path,
+    model: &dyn Module<E>,
+    optimizer: &Sgd<E>,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Result<()> {
+    write(path, model, Some((optimizer, progress)), config)
+}
+
+/// Writes the model's state dict with the run's configuration in the metadata (what
+/// `unravel eval` needs to rebuild the network), atomically. PyTorch loads it as a state dict.
+pub fn save_weights<E: Float>(
+    path: &Path,
+    model: &dyn Module<E>,
+    config: &TrainConfig,
+) -> Result<()> {
+    write(path, model, None, config)
+}
+
+fn write<E: Float>(
+    path: &Path,
+    model: &dyn Module<E>,
+    training: Option<(&Sgd<E>, &Progress)>,
+    config: &TrainConfig,
+) -> Result<()> {
+    let mut entries: Vec<(String, Encoded)> = Vec::new();
+    model.visit_state("", &mut |name, entry| {
+        let encoded = match entry {
+            StateRef::Parameter(p) => encode(&p.value),
+            StateRef::Buffer(b) => encode(b),
+            StateRef::Counter(c) => Encoded {
+                dtype: Dtype::I64,
+                shape: Vec::new(),
+                bytes: c.to_le_bytes().to_vec(),
+            },
+        };
+        entries.push((name.to_string(), encoded));
+    });
+    let mut metadata = HashMap::new();
+    metadata.insert("format".to_string(), "pt".to_string());
+    metadata.insert(
+        CONFIG_METADATA.to_string(),
+        to_json(path, "config", config)?,
+    );
+    if let Some((optimizer, progress)) = training {
+        for (name, buffer) in &optimizer.momentum_buffers {
+            entries.push((format!("{MOMENTUM_PREFIX}{name}"), encode(buffer)));
+        }
+        metadata.insert(
+            SGD_METADATA.to_string(),
+            to_json(path, "SGD", &optimizer.config)?,
+        );
+        metadata.insert(
+            PROGRESS_METADATA.to_string(),
+            to_json(path, "progress", progress)?,
+        );
+    }
+    let bytes =
+        safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
+            .map_err(|e| TrainError::Checkpoint {
+                path: path.to_path_buf(),
+                message: format!("encoding safetensors: {e}"),
+            })?;
+    write_atomically(path, &bytes)?;
+    Ok(())
+}
+
+fn to_json<T: Serialize>(path: &Path, what: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| json_error(path, what, e))
+}
+
+/// The configuration stored in a checkpoint (or a weights file written by training).
+pub fn read_config(file: &SafetensorsFile) -> Result<Option<TrainConfig>> {
+    file.metadata
+        .get(CONFIG_METADATA)
+        .map(|text| serde_json::from_str(text).map_err(|e| json_error(&file.path, "config", e)))
+        .transpose()
+}
+
+/// Loads a checkpoint into `model` and `optimizer` (strictly: every entry must match) and
+/// returns its configuration and progress.
+pub fn load<E: Float>(
+    path: &Path,
+    model: &mut dyn Module<E>,
+    optimizer: &mut Sgd<E>,
+) -> Result<(TrainConfig, Progress)> {
+    let file = SafetensorsFile::open(path)?;
+    let missing = |key: &str| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("not a training checkpoint: no `{key}` metadata"),
+    };
+    let config = read_config(&file)?.ok_or_else(|| missing(CONFIG_METADATA))?;
+    let progress: Progress = serde_json::from_str(
+        file.metadata
+            .get(PROGRESS_METADATA)
+            .ok_or_else(|| missing(PROGRESS_METADATA))?,
+    )
+    .map_err(|e| json_error(path, "progress", e))?;
+    let sgd: SgdConfig = serde_json::from_str(
+        file.metadata
+            .get(SGD_METADATA)
+            .ok_or_else(|| missing(SGD_METADATA))?,
+    )
+    .map_err(|e| json_error(path, "SGD", e))?;
+    load_state(model, &file, true, &|name| {
+        !name.starts_with(MOMENTUM_PREFIX)
+    })?;
+    optimizer.config = sgd;
+    optimizer.momentum_buffers.clear();
+    for name in file.tensors.keys() {
+        if let Some(parameter) = name.strip_prefix(MOMENTUM_PREFIX) {
+            optimizer
+                .momentum_buffers
+                .insert(parameter.to_string(), file.tensor(name)?);
+        }
+    }
+    Ok((config, progress))
+}
