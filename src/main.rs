@@ -51,6 +51,7 @@ enum Command {
 
 fn main() {
     let args = Args::parse();
+    unravel_train::plot::register_fonts();
     let result = match args.command {
         Command::Bench { what } => cli::bench::run(what),
         Command::Summary(args) => cli::summary::run(args),

@@ -45,11 +45,24 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
-fn register_fonts() {
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (and every family name, for
+/// callers that ask for another). With plotters' `ab_glyph` text backend, which this crate
+/// enables for the whole program, text needs a registered font: a program that draws with
+/// plotters anywhere calls this once first (the `unravel` binary does, in `main`).
+pub fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Registering a valid embedded font cannot fail; if it did, text would be missing.
-        let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        for family in ["sans-serif", "serif", "monospace"] {
+            for style in [
+                FontStyle::Normal,
+                FontStyle::Bold,
+                FontStyle::Italic,
+                FontStyle::Oblique,
+            ] {
+                let _ = register_font(family, style, dejavu::sans::regular());
+            }
+        }
     });
 }
 
