@@ -422,6 +422,20 @@ pub fn save<E: Float>(
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
+    let bytes = serialize_state(model, optimizer, HashMap::new())
+        .map_err(|e| file_error(path, None, format!("encoding safetensors: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// The bytes of a safetensors file holding the model's state dict under torchvision's names
+/// (parameters and buffers in the model's precision, `num_batches_tracked` as int64), the
+/// optimizer's momentum buffers under [`MOMENTUM_PREFIX`] and its hyper-parameters under
+/// [`SGD_METADATA`] if given, and `metadata` (plus `format: pt`, so PyTorch loads it).
+pub fn serialize_state<E: Float>(
+    model: &dyn Module<E>,
+    optimizer: Option<&Sgd<E>>,
+    mut metadata: HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, SafeTensorError> {
     let mut entries: Vec<(String, Encoded)> = Vec::new();
     model.visit_state("", &mut |name, entry| {
         let encoded = match entry {
@@ -435,20 +449,16 @@ pub fn save<E: Float>(
         };
         entries.push((name.to_string(), encoded));
     });
-    let mut metadata = HashMap::new();
     metadata.insert("format".to_string(), "pt".to_string());
     if let Some(optimizer) = optimizer {
         for (name, buffer) in &optimizer.momentum_buffers {
             entries.push((format!("{MOMENTUM_PREFIX}{name}"), encode(buffer)));
         }
-        let config = serde_json::to_string(&optimizer.config)
-            .map_err(|e| file_error(path, None, format!("encoding the SGD configuration: {e}")))?;
+        let config =
+            serde_json::to_string(&optimizer.config).map_err(SafeTensorError::JsonError)?;
         metadata.insert(SGD_METADATA.to_string(), config);
     }
-    let bytes =
-        safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
-            .map_err(|e| file_error(path, None, format!("encoding safetensors: {e}")))?;
-    write_atomically(path, &bytes)
+    safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
 }
 
 /// Writes `bytes` to a temporary file next to `path`, flushes it, then renames it to `path`.

@@ -12,18 +12,16 @@
 //! crash or Ctrl-C never leaves a half-written checkpoint. The file loads in PyTorch with
 //! `safetensors.torch.load_file` (the extra entries are the optimizer's).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::{Dtype, View};
 use serde::{Deserialize, Serialize};
-use unravel_resnet::nn::{Module, StateRef};
+use unravel_resnet::nn::Module;
 use unravel_resnet::sgd::{Sgd, SgdConfig};
 use unravel_resnet::weights::{
-    load_state, write_atomically, SafetensorsFile, MOMENTUM_PREFIX, SGD_METADATA,
+    load_state, serialize_state, write_atomically, SafetensorsFile, MOMENTUM_PREFIX, SGD_METADATA,
 };
-use unravel_tensor::{DType, Float, Tensor};
+use unravel_tensor::Float;
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
@@ -55,53 +53,6 @@ pub struct Progress {
     pub epoch_train_seconds: f64,
     /// Metrics of the completed epochs.
     pub records: Vec<EpochRecord>,
-}
-
-struct Encoded {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for &Encoded {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-/// The tensor's values, little-endian, in its own precision (so reloading is bit-exact).
-fn encode<E: Float>(tensor: &Tensor<E>) -> Encoded {
-    let values = tensor.to_vec();
-    let (dtype, bytes) = match E::DTYPE {
-        DType::F32 => (
-            Dtype::F32,
-            values
-                .iter()
-                .flat_map(|v| (v.to_f64() as f32).to_le_bytes())
-                .collect(),
-        ),
-        DType::F64 => (
-            Dtype::F64,
-            values
-                .iter()
-                .flat_map(|v| v.to_f64().to_le_bytes())
-                .collect(),
-        ),
-    };
-    Encoded {
-        dtype,
-        shape: tensor.shape().to_vec(),
-        bytes,
-    }
 }
 
 fn json_error(path: &Path, what: &str, error: serde_json::Error) -> TrainError {
@@ -138,44 +89,23 @@ fn write<E: Float>(
     training: Option<(&Sgd<E>, &Progress)>,
     config: &TrainConfig,
 ) -> Result<()> {
-    let mut entries: Vec<(String, Encoded)> = Vec::new();
-    model.visit_state("", &mut |name, entry| {
-        let encoded = match entry {
-            StateRef::Parameter(p) => encode(&p.value),
-            StateRef::Buffer(b) => encode(b),
-            StateRef::Counter(c) => Encoded {
-                dtype: Dtype::I64,
-                shape: Vec::new(),
-                bytes: c.to_le_bytes().to_vec(),
-            },
-        };
-        entries.push((name.to_string(), encoded));
-    });
     let mut metadata = HashMap::new();
-    metadata.insert("format".to_string(), "pt".to_string());
     metadata.insert(
         CONFIG_METADATA.to_string(),
         to_json(path, "config", config)?,
     );
-    if let Some((optimizer, progress)) = training {
-        for (name, buffer) in &optimizer.momentum_buffers {
-            entries.push((format!("{MOMENTUM_PREFIX}{name}"), encode(buffer)));
-        }
-        metadata.insert(
-            SGD_METADATA.to_string(),
-            to_json(path, "SGD", &optimizer.config)?,
-        );
+    if let Some((_, progress)) = training {
         metadata.insert(
             PROGRESS_METADATA.to_string(),
             to_json(path, "progress", progress)?,
         );
     }
+    let optimizer = training.map(|(optimizer, _)| optimizer);
     let bytes =
-        safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(metadata))
-            .map_err(|e| TrainError::Checkpoint {
-                path: path.to_path_buf(),
-                message: format!("encoding safetensors: {e}"),
-            })?;
+        serialize_state(model, optimizer, metadata).map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("encoding safetensors: {e}"),
+        })?;
     write_atomically(path, &bytes)?;
     Ok(())
 }
