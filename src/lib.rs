@@ -9,3 +9,5 @@ pub use unravel_data as data;
 pub use unravel_resnet as resnet;
 pub use unravel_tensor as tensor;
 pub use unravel_tensor::{Device, Float, Rng, Tensor, TensorError};
+
+pub mod workloads;

@@ -8,9 +8,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use unravel_tensor::ops::conv::{
-    conv2d, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
-};
+use unravel::workloads::{ConvLayer, CONV_LAYERS};
+use unravel_tensor::ops::conv::{conv2d, conv2d_backward_input, conv2d_backward_weight};
 use unravel_tensor::{Rng, Tensor};
 
 use super::{with_threads, CliResult};
@@ -29,75 +28,6 @@ pub struct ConvArgs {
     /// Timed repetitions per measurement (the best is reported), after one warm-up run.
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-}
-
-/// One benchmark layer: name, C_in, C_out, kernel, stride, padding, H = W, batch.
-pub struct Layer {
-    pub name: &'static str,
-    pub in_channels: usize,
-    pub out_channels: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-    pub size: usize,
-    pub batch: usize,
-}
-
-/// The layer table of `../shared/bench/README.md` (ResNet-50 at batch 8, CIFAR ResNets at 128).
-pub const LAYERS: [Layer; 8] = [
-    layer("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
-    layer("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
-    layer("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
-    layer("l2_3x3s2", 128, 128, 3, 2, 1, 56, 8),
-    layer("l3_3x3", 256, 256, 3, 1, 1, 14, 8),
-    layer("l4_1x1_down", 2048, 512, 1, 1, 0, 7, 8),
-    layer("cifar_3x3_16", 16, 16, 3, 1, 1, 32, 128),
-    layer("cifar_3x3_64", 64, 64, 3, 1, 1, 8, 128),
-];
-
-#[allow(clippy::too_many_arguments)]
-const fn layer(
-    name: &'static str,
-    in_channels: usize,
-    out_channels: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    size: usize,
-    batch: usize,
-) -> Layer {
-    Layer {
-        name,
-        in_channels,
-        out_channels,
-        kernel,
-        stride,
-        padding,
-        size,
-        batch,
-    }
-}
-
-impl Layer {
-    pub fn params(&self) -> Conv2dParams {
-        Conv2dParams::square(self.stride, self.padding, 1, 1)
-    }
-
-    pub fn output_size(&self) -> usize {
-        (self.size + 2 * self.padding - self.kernel) / self.stride + 1
-    }
-
-    /// 2·N·C_out·oh·ow·C_in·k·k
-    pub fn forward_flops(&self) -> f64 {
-        let out = self.output_size();
-        2.0 * (self.batch
-            * self.out_channels
-            * out
-            * out
-            * self.in_channels
-            * self.kernel
-            * self.kernel) as f64
-    }
 }
 
 /// Best wall time in seconds of `reps` runs of `body` after one warm-up run.
@@ -131,8 +61,8 @@ fn read_baseline(path: &str) -> HashMap<String, (f64, f64)> {
 
 pub fn run(args: ConvArgs) -> CliResult<()> {
     for name in &args.layers {
-        if !LAYERS.iter().any(|layer| layer.name == name) {
-            let known: Vec<&str> = LAYERS.iter().map(|layer| layer.name).collect();
+        if ConvLayer::by_name(name).is_none() {
+            let known: Vec<&str> = CONV_LAYERS.iter().map(|layer| layer.name).collect();
             return Err(format!(
                 "bench conv: unknown layer {name:?}; known: {}",
                 known.join(",")
@@ -152,7 +82,7 @@ pub fn run(args: ConvArgs) -> CliResult<()> {
 fn measure(args: &ConvArgs, baseline: &HashMap<String, (f64, f64)>) -> CliResult<()> {
     {
         let threads = rayon::current_num_threads();
-        for layer in LAYERS
+        for layer in CONV_LAYERS
             .iter()
             .filter(|l| args.layers.is_empty() || args.layers.iter().any(|n| n == l.name))
         {
@@ -193,13 +123,13 @@ fn measure(args: &ConvArgs, baseline: &HashMap<String, (f64, f64)>) -> CliResult
                 (
                     "forward",
                     forward,
-                    layer.forward_flops(),
+                    layer.forward_flops() as f64,
                     torch.map(|t| t.0),
                 ),
                 (
                     "forward+backward",
                     forward_backward,
-                    3.0 * layer.forward_flops(),
+                    3.0 * layer.forward_flops() as f64,
                     torch.map(|t| t.1),
                 ),
             ] {

@@ -10,8 +10,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
+use unravel::workloads::{MatrixmultiplyBaseline, CONV_LAYERS};
 use unravel_tensor::gemm::{gemm, MatMut, MatRef};
-use unravel_tensor::{Float, Rng};
+use unravel_tensor::Rng;
 
 use super::{with_threads, CliResult};
 
@@ -34,68 +35,6 @@ pub struct GemmArgs {
     #[arg(long, default_value_t = 7)]
     pub reps: usize,
 }
-
-/// A convolution layer of `../shared/bench/README.md` (square input and kernel).
-pub struct ConvLayer {
-    pub name: &'static str,
-    pub c_in: usize,
-    pub c_out: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-    /// Input height = width.
-    pub size: usize,
-    pub batch: usize,
-}
-
-impl ConvLayer {
-    #[allow(clippy::too_many_arguments)]
-    const fn new(
-        name: &'static str,
-        c_in: usize,
-        c_out: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        size: usize,
-        batch: usize,
-    ) -> Self {
-        ConvLayer {
-            name,
-            c_in,
-            c_out,
-            kernel,
-            stride,
-            padding,
-            size,
-            batch,
-        }
-    }
-
-    /// Forward conv as one im2col GEMM over the whole batch:
-    /// `out [C_out, N·oh·ow] = W [C_out, C_in·k·k] · cols [C_in·k·k, N·oh·ow]`, so
-    /// `(m, n, k) = (C_out, N·oh·ow, C_in·k²)`.
-    pub fn gemm_shape(&self) -> (usize, usize, usize) {
-        let out = (self.size + 2 * self.padding - self.kernel) / self.stride + 1;
-        (
-            self.c_out,
-            self.batch * out * out,
-            self.c_in * self.kernel * self.kernel,
-        )
-    }
-}
-
-/// The conv layers of `../shared/bench/README.md`.
-pub const CONV_LAYERS: [ConvLayer; 8] = [
-    ConvLayer::new("stem7x7s2", 3, 64, 7, 2, 3, 224, 8),
-    ConvLayer::new("l1_3x3", 64, 64, 3, 1, 1, 56, 8),
-    ConvLayer::new("l1_1x1_up", 64, 256, 1, 1, 0, 56, 8),
-    ConvLayer::new("l2_3x3s2", 128, 128, 3, 2, 1, 56, 8),
-    ConvLayer::new("l3_3x3", 256, 256, 3, 1, 1, 14, 8),
-    ConvLayer::new("l4_1x1_down", 2048, 512, 1, 1, 0, 7, 8),
-    ConvLayer::new("cifar_3x3_16", 16, 16, 3, 1, 1, 32, 128),
-    ConvLayer::new("cifar_3x3_64", 64, 64, 3, 1, 1, 8, 128),
-];
 
 struct Shape {
     label: Option<&'static str>,
@@ -143,61 +82,6 @@ pub fn run(args: GemmArgs) -> CliResult<()> {
             measure::<f64>(&shapes, threads, reps)
         })??),
         other => Err(format!("--dtype must be f32 or f64, not {other:?}").into()),
-    }
-}
-
-/// matrixmultiply's GEMM for each element type, on dense row-major operands.
-trait Baseline: Float {
-    fn matrixmultiply(a: &[Self], b: &[Self], c: &mut [Self], m: usize, n: usize, k: usize);
-}
-
-impl Baseline for f32 {
-    fn matrixmultiply(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
-        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-        // SAFETY: dense row-major buffers of at least m·k, k·n and m·n elements (checked above).
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            )
-        }
-    }
-}
-
-impl Baseline for f64 {
-    fn matrixmultiply(a: &[f64], b: &[f64], c: &mut [f64], m: usize, n: usize, k: usize) {
-        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-        // SAFETY: as for f32.
-        unsafe {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            )
-        }
     }
 }
 
@@ -293,7 +177,11 @@ fn time_per_call(iterations: usize, mut body: impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / iterations as f64
 }
 
-fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result<(), String> {
+fn measure<E: MatrixmultiplyBaseline>(
+    shapes: &[Shape],
+    threads: usize,
+    reps: usize,
+) -> Result<(), String> {
     let mut numpy = Numpy::start(threads);
     let dtype = E::DTYPE.to_string();
     let mut rng = Rng::seed_from(0);
@@ -320,13 +208,15 @@ fn measure<E: Baseline>(shapes: &[Shape], threads: usize, reps: usize) -> Result
         };
         // Warm up (page faults, packing buffers, thread pools).
         run_ours(&mut c);
-        E::matrixmultiply(&a, &b, &mut c, m, n, k);
+        E::matrixmultiply(&a, &b, &mut c, m, n, k).map_err(|e| e.to_string())?;
         let mut best = [f64::INFINITY; 3];
         for _ in 0..reps {
             best[0] = best[0].min(time_per_call(iterations, || run_ours(&mut c)));
+            let mut baseline = Ok(());
             best[1] = best[1].min(time_per_call(iterations, || {
-                E::matrixmultiply(&a, &b, &mut c, m, n, k)
+                baseline = baseline.and_then(|()| E::matrixmultiply(&a, &b, &mut c, m, n, k));
             }));
+            baseline.map_err(|e| e.to_string())?;
             if let Some(numpy) = numpy.as_mut() {
                 if let Some(seconds) = numpy.time(shape, &dtype, iterations) {
                     best[2] = best[2].min(seconds);
