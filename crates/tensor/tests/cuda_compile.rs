@@ -1,7 +1,8 @@
 //! Without a GPU: every `kernels/*.cu` file compiles with NVRTC for sm_80 and sm_90 (CUBIN)
 //! and compute_80 (PTX), and `Device::cuda` fails with a typed error when there is no driver.
 //! The compile test runs wherever libnvrtc can be loaded (CI installs `nvidia-cuda-nvrtc`) and
-//! prints that it was skipped otherwise.
+//! prints that it was skipped otherwise — unless `UNRAVEL_NVRTC` names a library, as in CI: then
+//! failing to load it fails the test.
 #![cfg(feature = "cuda")]
 
 use unravel_tensor::cuda::kernels::ALL;
@@ -11,6 +12,12 @@ use unravel_tensor::{Device, Tensor, TensorError};
 #[test]
 fn every_kernel_source_compiles_with_nvrtc() {
     if !nvrtc::is_available() {
+        // Where NVRTC was named explicitly (CI sets it), failing to load it is a failure, not a
+        // skip: otherwise this test could pass without compiling anything.
+        assert!(
+            std::env::var_os("UNRAVEL_NVRTC").is_none(),
+            "UNRAVEL_NVRTC is set but NVRTC could not be loaded from it"
+        );
         eprintln!("skipped: NVRTC could not be loaded (set LD_LIBRARY_PATH or UNRAVEL_NVRTC)");
         return;
     }
