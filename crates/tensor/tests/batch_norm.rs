@@ -9,6 +9,9 @@ use unravel_tensor::ops::batch_norm::{
 };
 use unravel_tensor::{DType, Float, Rng, Tensor, TensorError};
 
+mod common;
+use common::*;
+
 // ---- helpers ------------------------------------------------------------------------------
 
 fn assert_close<E: Float>(actual: &[E], expected: &[f64], tolerance: f64, what: &str) {
@@ -83,38 +86,6 @@ fn channel_param<E: Float>(channels: usize, rng: &mut Rng, low: f64, high: f64) 
 
 fn to_f64<E: Float>(t: &Tensor<E>) -> Vec<f64> {
     t.to_vec().iter().map(|v| v.to_f64()).collect()
-}
-
-/// Central differences of `Σ weights ⊙ f(x)` with respect to every element of `x`.
-fn numerical_gradient(
-    x: &Tensor<f64>,
-    weights: &[f64],
-    f: impl Fn(&Tensor<f64>) -> Vec<f64>,
-) -> Vec<f64> {
-    let step = 1e-6;
-    let base = x.to_vec();
-    (0..base.len())
-        .map(|i| {
-            let loss_at = |delta: f64| {
-                let mut shifted = base.clone();
-                shifted[i] += delta;
-                let y = f(&Tensor::from_vec(shifted, x.shape()).unwrap());
-                y.iter().zip(weights).map(|(a, b)| a * b).sum::<f64>()
-            };
-            (loss_at(step) - loss_at(-step)) / (2.0 * step)
-        })
-        .collect()
-}
-
-fn assert_gradient(analytic: &[f64], numeric: &[f64], what: &str) {
-    assert_eq!(analytic.len(), numeric.len());
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        let error = (a - n).abs() / a.abs().max(n.abs()).max(1.0);
-        assert!(
-            error <= 1e-6,
-            "{what}: element {i}: analytic {a} vs numeric {n}"
-        );
-    }
 }
 
 // ---- training forward ----------------------------------------------------------------------
@@ -522,18 +493,6 @@ fn results_are_bit_identical_for_any_thread_count() {
 }
 
 // ---- error paths ---------------------------------------------------------------------------
-
-fn is_invalid<T: std::fmt::Debug>(result: Result<T, TensorError>, needle: &str) {
-    match result {
-        Err(TensorError::InvalidArgument { message, .. }) => {
-            assert!(
-                message.contains(needle),
-                "message {message:?} lacks {needle:?}"
-            )
-        }
-        other => panic!("expected InvalidArgument mentioning {needle:?}, got {other:?}"),
-    }
-}
 
 #[test]
 fn errors_on_bad_arguments() {

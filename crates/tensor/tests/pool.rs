@@ -8,6 +8,9 @@ use unravel_tensor::ops::pool::{
 };
 use unravel_tensor::{Float, Rng, Tensor, TensorError};
 
+mod common;
+use common::*;
+
 // ---- helpers ------------------------------------------------------------------------------
 
 fn assert_close<E: Float>(actual: &[E], expected: &[E], tolerance: f64, what: &str) {
@@ -72,37 +75,6 @@ fn problems(rng: &mut Rng, count: usize) -> Vec<([usize; 4], Pool2dParams)> {
             (shape, Pool2dParams::new(kernel, stride, padding))
         })
         .collect()
-}
-
-/// Central-difference gradient of `loss(x) = Σ weights ⊙ f(x)` for each element of `x`.
-fn numerical_gradient(
-    x: &Tensor<f64>,
-    weights: &[f64],
-    f: impl Fn(&Tensor<f64>) -> Vec<f64>,
-) -> Vec<f64> {
-    let step = 1e-6;
-    let base = x.to_vec();
-    (0..base.len())
-        .map(|i| {
-            let loss_at = |delta: f64| {
-                let mut shifted = base.clone();
-                shifted[i] += delta;
-                let y = f(&Tensor::from_vec(shifted, x.shape()).unwrap());
-                y.iter().zip(weights).map(|(a, b)| a * b).sum::<f64>()
-            };
-            (loss_at(step) - loss_at(-step)) / (2.0 * step)
-        })
-        .collect()
-}
-
-fn assert_gradient(analytic: &[f64], numeric: &[f64], what: &str) {
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        let error = (a - n).abs() / a.abs().max(n.abs()).max(1.0);
-        assert!(
-            error <= 1e-6,
-            "{what}: element {i}: analytic {a} vs numeric {n}"
-        );
-    }
 }
 
 fn random_weights(len: usize, rng: &mut Rng) -> Vec<f64> {
@@ -444,18 +416,6 @@ fn large_inputs_match_reference_for_any_thread_count() {
 }
 
 // ---- error paths ---------------------------------------------------------------------------
-
-fn is_invalid<T: std::fmt::Debug>(result: Result<T, TensorError>, needle: &str) {
-    match result {
-        Err(TensorError::InvalidArgument { message, .. }) => {
-            assert!(
-                message.contains(needle),
-                "message {message:?} lacks {needle:?}"
-            )
-        }
-        other => panic!("expected InvalidArgument mentioning {needle:?}, got {other:?}"),
-    }
-}
 
 #[test]
 fn errors_on_bad_arguments() {
