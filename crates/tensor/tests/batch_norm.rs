@@ -2,7 +2,6 @@
 //! plain references, finite differences (f64), running statistics with PyTorch's semantics,
 //! thread-count independence and error paths.
 
-use approx::relative_eq;
 use unravel_tensor::ops::batch_norm::{
     batch_norm_eval, batch_norm_eval_backward, batch_norm_train, batch_norm_train_backward,
     reference, update_running_statistics,
@@ -13,17 +12,6 @@ mod common;
 use common::*;
 
 // ---- helpers ------------------------------------------------------------------------------
-
-fn assert_close<E: Float>(actual: &[E], expected: &[f64], tolerance: f64, what: &str) {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
-    for (i, (a, &e)) in actual.iter().zip(expected).enumerate() {
-        let a = a.to_f64();
-        assert!(
-            relative_eq!(a, e, epsilon = tolerance, max_relative = tolerance),
-            "{what}: element {i}: {a} vs {e}"
-        );
-    }
-}
 
 fn tolerance<E: Float>() -> f64 {
     if E::DTYPE == DType::F32 {

@@ -1,7 +1,8 @@
 //! Helpers shared by the kernel tests that check backward kernels by finite differences and
 //! error paths by message (`batch_norm.rs`, `pool.rs`, `softmax.rs`).
 
-use unravel_tensor::{Tensor, TensorError};
+use approx::relative_eq;
+use unravel_tensor::{Float, Tensor, TensorError};
 
 /// Central-difference gradient of `loss(x) = Σ weights ⊙ f(x)` for each element of `x`:
 /// `(loss(x + h·eᵢ) − loss(x − h·eᵢ)) / 2h` with `h = 1e-6`.
@@ -23,6 +24,19 @@ pub fn numerical_gradient(
             (loss_at(step) - loss_at(-step)) / (2.0 * step)
         })
         .collect()
+}
+
+/// Every element of `actual` equals the f64 `expected` within `tolerance`, absolute or relative.
+#[allow(dead_code)] // pool.rs compares two tensors of one precision with its own helper
+pub fn assert_close<E: Float>(actual: &[E], expected: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (a, &e)) in actual.iter().zip(expected).enumerate() {
+        let a = a.to_f64();
+        assert!(
+            relative_eq!(a, e, epsilon = tolerance, max_relative = tolerance),
+            "{what}: element {i}: {a} vs {e}"
+        );
+    }
 }
 
 /// Every element agrees to 1e-6, relative to max(|analytic|, |numeric|, 1).
