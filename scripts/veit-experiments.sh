@@ -11,7 +11,7 @@
 #
 #   scripts/veit-experiments.sh [OUT_DIR]        (default experiments/veit)
 #
-# Environment: EPOCHS (default 4), WIDTHS (default 8,16,32), ARCH (default preact-resnet56;
+# Environment: EPOCHS (default 3), WIDTHS (default 8,16,32), ARCH (default preact-resnet56;
 # preact-resnet110 is the paper's), ACTIVE (default 12), THREADS (default: all cores).
 # A finished training is skipped when the script runs again, so it can be stopped and rerun.
 set -euo pipefail
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 out="${1:-experiments/veit}"
 arch="${ARCH:-preact-resnet56}"
 widths="${WIDTHS:-8,16,32}"
-epochs="${EPOCHS:-4}"
+epochs="${EPOCHS:-3}"
 active="${ACTIVE:-12}"
 threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
