@@ -17,7 +17,10 @@ impl<E: Float> Tensor<E> {
         }
         Ok(match self.layout().reshape_view(shape) {
             Some(layout) => self.with_layout(layout),
-            None => Tensor::from_contiguous(self.to_vec(), shape),
+            // A dense copy on the same device (a GPU gather for a GPU tensor), then a view.
+            None => self
+                .try_contiguous()?
+                .with_layout(crate::layout::Layout::contiguous(shape)),
         })
     }
 
