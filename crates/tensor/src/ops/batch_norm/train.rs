@@ -55,11 +55,7 @@ pub fn batch_norm_train<E: Float>(
     check_eps(OP, eps)?;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
-        super::check_channel_shapes(
-            OP,
-            layout.channels,
-            &[("weight", weight), ("bias", bias)],
-        )?;
+        super::check_channel_shapes(OP, layout.channels, &[("weight", weight), ("bias", bias)])?;
         let channels = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::train(
             OP, input, weight, bias, eps, channels, false,

@@ -485,7 +485,13 @@ impl<E: Float> Tensor<E> {
         if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::elementwise::relu_backward(self, grad_output);
         }
-        binary_map(OP, self, grad_output, |y, dy| if y > E::ZERO { dy } else { E::ZERO })
+        binary_map(OP, self, grad_output, |y, dy| {
+            if y > E::ZERO {
+                dy
+            } else {
+                E::ZERO
+            }
+        })
     }
 
     /// NumPy's `where`: `out = condition ≠ 0 ? on_true : on_false`, all three broadcast together.
