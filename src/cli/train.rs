@@ -321,3 +321,17 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse() {
+        assert_eq!(parse_device("cpu"), Ok(Device::Cpu));
+        assert_eq!(parse_device("cuda"), Ok(Device::Cuda(0)));
+        assert_eq!(parse_device("cuda:3"), Ok(Device::Cuda(3)));
+        assert!(parse_device("cuda:x").is_err());
+        assert!(parse_device("tpu").is_err());
+    }
+}

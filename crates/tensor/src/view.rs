@@ -18,9 +18,15 @@ impl<E: Float> Tensor<E> {
         Ok(match self.layout().reshape_view(shape) {
             Some(layout) => self.with_layout(layout),
             // A dense copy on the same device (a GPU gather for a GPU tensor), then a view.
-            None => self
-                .try_contiguous()?
-                .with_layout(crate::layout::Layout::contiguous(shape)),
+            None => {
+                let dense = self.try_contiguous()?;
+                let offset = dense.layout().offset();
+                dense.with_layout(crate::layout::Layout::from_parts(
+                    shape.to_vec(),
+                    crate::layout::contiguous_strides(shape),
+                    offset,
+                ))
+            }
         })
     }
 
