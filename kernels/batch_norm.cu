@@ -10,8 +10,12 @@
 //   backward:    x̂ = (x − mean)·invstd; dβ_c = Σ dy; dγ_c = Σ dy·x̂;
 //                dx = γ_c·invstd_c/M · (M·dy − dβ_c − x̂·dγ_c)  (with dy masked by y > 0 first
 //                when the forward was fused with ReLU).
+//   running:     running_mean ← (1 − m)·running_mean + m·mean_c,
+//                running_var  ← (1 − m)·running_var + m·var_c·M/(M − 1)  (PyTorch's update,
+//                in double like the CPU's; written out of place, buffers being immutable).
+//   eval backward: dx = dy·γ_c·invstd_c (the statistics are constants).
 // Launch: statistics and backward reductions: grid: [C], block: [256]; the elementwise passes:
-//   grid: [ceil(N·C·H·W/256)], block: [256].
+//   grid: [ceil(N·C·H·W/256)], block: [256]; per-channel passes: grid: [ceil(C/256)].
 // Why it is fast: one pass over x for both moments — each thread keeps a Welford (count, mean,
 //   M2) triple and the triples are merged with Chan's formula across warps, which is as
 //   accurate as the two-pass method (no catastrophic cancellation of E[x²] − E[x]²); the
@@ -168,5 +172,22 @@ extern "C" __global__ void bn_eval_backward_input_f32(const float* dy, const flo
          i += (long long)gridDim.x * blockDim.x) {
         int c = (int)((i / plane) % channels);
         dx[i] = dy[i] * gamma[c] * invstd[c];
+    }
+}
+
+// new_mean = (1 − m)·running_mean + m·mean; new_var = (1 − m)·running_var + m·var·correction
+// (correction = M/(M − 1) turns the biased batch variance into the unbiased one).
+// grid: [ceil(C/256)], block: [256]; new_mean, new_var: [C]
+extern "C" __global__ void bn_running_update_f32(const float* running_mean,
+                                                 const float* running_var, const float* mean,
+                                                 const float* var, float* new_mean,
+                                                 float* new_var, int channels, double momentum,
+                                                 double correction) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < channels) {
+        new_mean[c] = (float)((1.0 - momentum) * (double)running_mean[c] +
+                              momentum * (double)mean[c]);
+        new_var[c] = (float)((1.0 - momentum) * (double)running_var[c] +
+                             momentum * ((double)var[c] * correction));
     }
 }

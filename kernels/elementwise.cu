@@ -2,8 +2,8 @@
 //
 // What: out[i] = op(a[ia(i)], b[ib(i)]) for the binary ops (add, sub, mul, div, maximum,
 //   minimum, pow, and the 1/0 masks gt, ge, lt, le, eq), out[i] = op(x[i], scalar) for the unary ops, ReLU's backward, the fused residual
-//   add + ReLU, a strided gather (makes any view dense) and a fill (used to poison outputs in
-//   tests).
+//   add + ReLU, a strided gather (makes any view dense), a strided copy into a region of an
+//   output (pad, concat, slice scatter), NumPy's `where` (select) and a fill.
 // Launch: 1-D grid-stride loops; grid: [min(ceil(n/256), 65535·8)], block: [256].
 // Why it is fast: these kernels are memory-bound, so the whole game is touching each byte once
 //   with coalesced accesses: consecutive threads handle consecutive outputs; the dense
@@ -22,6 +22,18 @@ struct StridedPair {
     long long b_stride[MAX_RANK];
     long long a_offset;
     long long b_offset;
+};
+
+// Three operands broadcast to one output shape (select's condition, on_true, on_false).
+struct StridedTriple {
+    int rank;
+    long long shape[MAX_RANK];
+    long long c_stride[MAX_RANK];
+    long long t_stride[MAX_RANK];
+    long long f_stride[MAX_RANK];
+    long long c_offset;
+    long long t_offset;
+    long long f_offset;
 };
 
 struct Strided {
@@ -174,5 +186,44 @@ extern "C" __global__ void fill_f32(long long n, float value, float* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         out[i] = value;
+    }
+}
+
+// Copies a view into a region of another buffer, both described over one shape (`a` is the
+// source, `b` the destination): dst[b_offset + Σ index_k·b_stride_k] =
+// src[a_offset + Σ index_k·a_stride_k] for every index of view.shape. Only the addressed
+// elements of dst are written (pad fills the rest first; concat writes disjoint regions).
+// grid: [ceil(n/256)], block: [256]; n = numel(view.shape)
+extern "C" __global__ void copy_strided_f32(long long n, const float* src, float* dst,
+                                            StridedPair view) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long rest = i, is = view.a_offset, id = view.b_offset;
+        for (int axis = view.rank - 1; axis >= 0; --axis) {
+            long long index = rest % view.shape[axis];
+            rest /= view.shape[axis];
+            is += index * view.a_stride[axis];
+            id += index * view.b_stride[axis];
+        }
+        dst[id] = src[is];
+    }
+}
+
+// NumPy's where: out[i] = c[ic(i)] != 0 ? t[it(i)] : f[if(i)] over the broadcast shape (a NaN
+// condition is nonzero, so it picks t, as on the CPU).
+// grid: [ceil(n/256)], block: [256]; out: [n]
+extern "C" __global__ void select_strided_f32(long long n, const float* c, const float* t,
+                                              const float* f, float* out, StridedTriple view) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long rest = i, ic = view.c_offset, it = view.t_offset, jf = view.f_offset;
+        for (int axis = view.rank - 1; axis >= 0; --axis) {
+            long long index = rest % view.shape[axis];
+            rest /= view.shape[axis];
+            ic += index * view.c_stride[axis];
+            it += index * view.t_stride[axis];
+            jf += index * view.f_stride[axis];
+        }
+        out[i] = c[ic] != 0.0f ? t[it] : f[jf];
     }
 }

@@ -1,5 +1,5 @@
-// pool.cu — 2-D max pooling with argmax indices, and global average pooling, forward and
-// backward, on dense NCHW f32 tensors.
+// pool.cu — 2-D max pooling with argmax indices, average pooling and global average pooling,
+// forward and backward, on dense NCHW f32 tensors.
 //
 // What:
 //   max_pool forward:  y[n,c,i,j] = max over the window (i·sh − ph + a·dh, j·sw − pw + b·dw) of
@@ -8,8 +8,14 @@
 //   max_pool backward: dx[n,c,h,w] = Σ dy[n,c,i,j] over the windows whose index is (h,w) —
 //                      one thread per plane scatters in output order: no atomics, a fixed
 //                      summation order (the backward gets the indices, not the geometry).
+//   avg pool forward:  y[n,c,i,j] = (1/d(i,j)) Σ x over window(i,j) ∩ input, where d counts the
+//                      window's positions inside the padded input (count_include_pad = 1) or
+//                      inside the input (0), PyTorch's two conventions.
+//   avg pool backward: dx[n,c,h,w] = Σ dy[n,c,i,j] / d(i,j) over the windows containing (h,w) —
+//                      a gather per input element (no atomics, fixed order).
 //   global avg pool:   y[n,c] = (1/HW) Σ x[n,c,·,·];  backward dx[n,c,h,w] = dy[n,c] / HW.
-// Launch: element-parallel kernels: grid: [ceil(outputs/256)], block: [256]; max-pool
+// Launch: element-parallel kernels (one thread per output element; the average-pool backward
+//   one per input element): grid: [ceil(elements/256)], block: [256]; max-pool
 //   backward: grid: [ceil(N·C/256)], block: [256]; global average forward: grid: [N·C],
 //   block: [256].
 // Why it is fast: every output is one thread reading its window from L1/L2 (windows of
@@ -96,5 +102,63 @@ extern "C" __global__ void global_avg_pool_backward_f32(const float* dy, float* 
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
         dx[e] = dy[e / plane] / (float)plane;
+    }
+}
+
+// The divisor of average-pool output (i, j): window positions inside the padded input
+// (include_pad) or inside the input.
+__device__ __forceinline__ int avg_divisor(const PoolGeometry& g, int i, int j, int include_pad) {
+    int top = i * g.stride_h - g.pad_h, left = j * g.stride_w - g.pad_w;
+    if (include_pad) {
+        int bottom = min(top + g.kernel_h, g.height + g.pad_h);
+        int right = min(left + g.kernel_w, g.width + g.pad_w);
+        return (bottom - top) * (right - left);
+    }
+    int h0 = max(top, 0), h1 = min(top + g.kernel_h, g.height);
+    int w0 = max(left, 0), w1 = min(left + g.kernel_w, g.width);
+    return (h1 - h0) * (w1 - w0);
+}
+
+// grid: [ceil(N·C·oh·ow/256)], block: [256]; y: [N, C, oh, ow]
+extern "C" __global__ void avg_pool_forward_f32(const float* x, float* y, long long total,
+                                                PoolGeometry g, int include_pad) {
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < total;
+         o += (long long)gridDim.x * blockDim.x) {
+        int j = (int)(o % g.out_w), i = (int)((o / g.out_w) % g.out_h);
+        long long plane = o / ((long long)g.out_w * g.out_h);
+        const float* xp = x + plane * g.height * g.width;
+        int top = i * g.stride_h - g.pad_h, left = j * g.stride_w - g.pad_w;
+        int h0 = max(top, 0), h1 = min(top + g.kernel_h, g.height);
+        int w0 = max(left, 0), w1 = min(left + g.kernel_w, g.width);
+        float sum = 0.0f;
+        for (int h = h0; h < h1; ++h) {
+            for (int w = w0; w < w1; ++w) sum += xp[h * g.width + w];
+        }
+        y[o] = sum / (float)avg_divisor(g, i, j, include_pad);
+    }
+}
+
+// Output rows i whose window [i·s − p, i·s − p + k) contains h: ⌈(h + p − k + 1)/s⌉ ≤ i ≤
+// ⌊(h + p)/s⌋, clipped to [0, out − 1]; the same on the width axis.
+// grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
+extern "C" __global__ void avg_pool_backward_f32(const float* dy, float* dx, long long total,
+                                                 PoolGeometry g, int include_pad) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        int w = (int)(e % g.width), h = (int)((e / g.width) % g.height);
+        long long plane = e / ((long long)g.width * g.height);
+        const float* dyp = dy + plane * g.out_h * g.out_w;
+        int first_h = h + g.pad_h - g.kernel_h + 1, first_w = w + g.pad_w - g.kernel_w + 1;
+        int i0 = first_h <= 0 ? 0 : (first_h + g.stride_h - 1) / g.stride_h;
+        int j0 = first_w <= 0 ? 0 : (first_w + g.stride_w - 1) / g.stride_w;
+        int i1 = min((h + g.pad_h) / g.stride_h, g.out_h - 1);
+        int j1 = min((w + g.pad_w) / g.stride_w, g.out_w - 1);
+        float sum = 0.0f;
+        for (int i = i0; i <= i1; ++i) {
+            for (int j = j0; j <= j1; ++j) {
+                sum += dyp[i * g.out_w + j] / (float)avg_divisor(g, i, j, include_pad);
+            }
+        }
+        dx[e] = sum;
     }
 }

@@ -10,10 +10,11 @@ bundle=target/gpu-bundle
 rm -rf "$bundle"
 mkdir -p "$bundle/tests"
 
-# Test executables of the tensor crate with the cuda feature; cargo names each in its JSON.
-cargo test -p unravel-tensor --release --features cuda --no-run --message-format=json \
-    --test cuda_ops --test cuda_compile \
-  | python3 -c '
+# Test executables built with the cuda feature; cargo names each in its JSON. The tensor
+# crate's op tests, and the root package's end-to-end training test (three SGD steps of small
+# ResNets on the GPU against the CPU).
+bundle_tests() {
+    python3 -c '
 import json, shutil, sys
 for line in sys.stdin:
     message = json.loads(line)
@@ -22,6 +23,11 @@ for line in sys.stdin:
         shutil.copy(message["executable"], sys.argv[1] + "/tests/" + name)
         print("bundled test", name)
 ' "$bundle"
+}
+cargo test -p unravel-tensor --release --features cuda --no-run --message-format=json \
+    --test cuda_ops --test cuda_compile --test cuda_training_ops | bundle_tests
+cargo test -p unravel --release --features cuda --no-run --message-format=json \
+    --test cuda_resnet_train | bundle_tests
 
 cargo build -p unravel-tensor --release --features cuda --example cuda_bench
 cp target/release/examples/cuda_bench "$bundle/cuda_bench"

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use clap::Args;
-use unravel_tensor::Float;
+use unravel_tensor::{Device, Float};
 use unravel_train::schedule::ScheduleKind;
 use unravel_train::{data, read_run_config, Outcome, TrainConfig, Trainer};
 
@@ -82,6 +82,23 @@ pub struct TrainArgs {
     /// Test on the first N test images only.
     #[arg(long)]
     pub limit_test: Option<usize>,
+    /// cpu, cuda (GPU 0) or cuda:N. The GPU needs a build with `--features cuda`, f32, an
+    /// NVIDIA driver and NVRTC (see docs/cuda.md). Also applies to --resume.
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: Device,
+}
+
+/// `cpu`, `cuda` (ordinal 0) or `cuda:N`.
+pub fn parse_device(text: &str) -> Result<Device, String> {
+    match text {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" | "gpu" => Ok(Device::Cuda(0)),
+        _ => text
+            .strip_prefix("cuda:")
+            .and_then(|ordinal| ordinal.parse().ok())
+            .map(Device::Cuda)
+            .ok_or_else(|| format!("unknown device {text:?}: expected cpu, cuda or cuda:N")),
+    }
 }
 
 impl TrainArgs {
@@ -174,6 +191,7 @@ pub fn train_run<E: Float>(
     data_dir: Option<&std::path::Path>,
     verbose: bool,
     stop_after_epochs: Option<usize>,
+    device: Device,
 ) -> CliResult<RunSummary> {
     let mut trainer = match (resume, config) {
         (Some(run_dir), _) => {
@@ -190,13 +208,15 @@ pub fn train_run<E: Float>(
     };
     trainer.verbose = verbose;
     trainer.stop_after_epochs = stop_after_epochs;
+    trainer.device = device;
     trainer.stop = interrupt_flag();
     if verbose {
         println!(
-            "training {} on {} for {} epochs; run directory {}",
+            "training {} on {} for {} epochs on {}; run directory {}",
             trainer.config.arch,
             trainer.config.dataset,
             trainer.config.epochs,
+            trainer.device,
             trainer.run_dir.display()
         );
     }
@@ -249,13 +269,40 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
             config.dtype.clone()
         }
     };
+    let device = args.device;
+    if let Device::Cuda(ordinal) = device {
+        // Fail before loading data: no driver, no GPU, or a build without the feature.
+        Device::cuda(ordinal)?;
+        if dtype != "f32" {
+            return Err(format!(
+                "--device {device} trains in f32 only (the CUDA kernels are f32), not {dtype}"
+            )
+            .into());
+        }
+    }
     let (resume, out, data_dir) = (args.resume.clone(), args.out.clone(), args.data.clone());
     let stop_after = args.stop_after_epochs;
     let summary = with_threads(args.threads, move || {
         let (resume, data_dir) = (resume.as_ref(), data_dir.as_deref());
         match dtype.as_str() {
-            "f64" => train_run::<f64>(Some(config), resume, out, data_dir, verbose, stop_after),
-            _ => train_run::<f32>(Some(config), resume, out, data_dir, verbose, stop_after),
+            "f64" => train_run::<f64>(
+                Some(config),
+                resume,
+                out,
+                data_dir,
+                verbose,
+                stop_after,
+                device,
+            ),
+            _ => train_run::<f32>(
+                Some(config),
+                resume,
+                out,
+                data_dir,
+                verbose,
+                stop_after,
+                device,
+            ),
         }
         .map_err(|e| e.to_string())
     })??;
@@ -273,4 +320,18 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse() {
+        assert_eq!(parse_device("cpu"), Ok(Device::Cpu));
+        assert_eq!(parse_device("cuda"), Ok(Device::Cuda(0)));
+        assert_eq!(parse_device("cuda:3"), Ok(Device::Cuda(3)));
+        assert!(parse_device("cuda:x").is_err());
+        assert!(parse_device("tpu").is_err());
+    }
 }

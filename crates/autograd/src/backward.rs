@@ -7,7 +7,7 @@
 //! (∂L/∂use)·(∂use/∂x). Since a node's consumers were all recorded after it, by the time the
 //! walk reaches a node every contribution has been added, and its gradient is complete.
 
-use unravel_tensor::{Float, Tensor, TensorError};
+use unravel_tensor::{Device, Float, Tensor, TensorError};
 
 use crate::error::{AutogradError, Result};
 use crate::gradients::Gradients;
@@ -35,7 +35,9 @@ impl<E: Float> Tape<E> {
                 numel: loss.value().numel(),
             });
         }
-        self.backward_with_grad(loss, &Tensor::ones(loss.shape()))
+        // ∂L/∂L = 1, on the loss's device.
+        let seed = Tensor::full_on(loss.shape(), E::ONE, loss.value().device())?;
+        self.backward_with_grad(loss, &seed)
     }
 
     /// Backward from any output, given ∂L/∂output (a vector–Jacobian product): the returned
@@ -121,6 +123,10 @@ impl<E: Float> Tape<E> {
         }
         match slot {
             None => *slot = Some(gradient),
+            // On a GPU, out of place (device buffers are immutable): one add kernel.
+            Some(sum) if sum.device() != Device::Cpu || gradient.device() != Device::Cpu => {
+                *sum = sum.add(&gradient)?;
+            }
             Some(sum) => {
                 // In place: copies only if `sum` is a view or shared (copy on write).
                 let addend = gradient.contiguous_data("backward")?;

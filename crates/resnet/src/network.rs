@@ -136,6 +136,16 @@ impl<E: Float> ResNet<E> {
         })
     }
 
+    /// Moves every parameter and buffer to `device` (see [`crate::nn::move_to_device`]).
+    pub fn to_device(&mut self, device: unravel_tensor::Device) -> Result<()> {
+        crate::nn::move_to_device(self, device)
+    }
+
+    /// Where the parameters live (the CPU until [`ResNet::to_device`] moves them).
+    pub fn device(&self) -> unravel_tensor::Device {
+        crate::nn::device_of(self)
+    }
+
     /// Number of parameters (trainable or not).
     pub fn parameter_count(&self) -> usize {
         let mut count = 0;
@@ -171,12 +181,12 @@ impl<E: Float> ResNet<E> {
         blocks
     }
 
-    /// Inference: eval mode, nothing recorded. `input` is `[N, C, H, W]`; returns the logits
-    /// `[N, classes]`.
+    /// Inference: eval mode, nothing recorded. `input` is `[N, C, H, W]` (copied to the model's
+    /// device first); returns the logits `[N, classes]`, on that device.
     pub fn predict(&mut self, input: &Tensor<E>) -> Result<Tensor<E>> {
         let tape = Tape::new();
         let _no_grad = tape.no_grad();
-        let x = tape.constant(input.clone());
+        let x = tape.constant(input.to_device(self.device())?);
         Ok(self
             .forward(&mut Context::new(&tape, Mode::Eval), &x)?
             .into_value())

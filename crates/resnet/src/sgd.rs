@@ -10,12 +10,15 @@
 //! ```
 //!
 //! Parameters without a gradient (the loss does not depend on them) are skipped, as in PyTorch.
+//! Each update is one call of `unravel_tensor::ops::sgd::sgd_momentum_step`, on the parameter's
+//! device (one kernel on a GPU).
 //! The momentum buffers are keyed by state name, so they can be saved with the weights
 //! ([`crate::weights::save`]).
 
 use std::collections::BTreeMap;
 
-use unravel_tensor::{Float, Tensor};
+use unravel_tensor::ops::sgd::{sgd_momentum_step, SgdParams};
+use unravel_tensor::{Device, Float, Tensor};
 
 use crate::error::{ResnetError, Result};
 use crate::nn::{Module, ParameterGradients, StateMut};
@@ -84,6 +87,15 @@ impl<E: Float> Sgd<E> {
         }
     }
 
+    /// Moves the momentum buffers to `device` (where the model's parameters are), so the
+    /// next step runs there.
+    pub fn to_device(&mut self, device: Device) -> Result<()> {
+        for buffer in self.momentum_buffers.values_mut() {
+            *buffer = buffer.to_device(device)?;
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<()> {
         let c = &self.config;
         let finite = [c.lr, c.momentum, c.dampening, c.weight_decay]
@@ -110,12 +122,13 @@ impl<E: Float> Sgd<E> {
     ) -> Result<()> {
         self.validate()?;
         let config = self.config;
-        let (lr, momentum, dampening, weight_decay) = (
-            E::from_f64(config.lr),
-            E::from_f64(config.momentum),
-            E::from_f64(config.dampening),
-            E::from_f64(config.weight_decay),
-        );
+        let params = SgdParams {
+            lr: config.lr,
+            momentum: config.momentum,
+            dampening: config.dampening,
+            weight_decay: config.weight_decay,
+            nesterov: config.nesterov,
+        };
         let buffers = &mut self.momentum_buffers;
         let mut failure = None;
         model.visit_state_mut("", &mut |name, entry| {
@@ -136,51 +149,19 @@ impl<E: Float> Sgd<E> {
                 )));
                 return;
             }
-            let gradient = gradient.to_vec();
-            let mut values = parameter.value.to_vec();
-            // g = ∇ + λ·p
-            let mut step: Vec<E> = gradient
-                .iter()
-                .zip(&values)
-                .map(|(&g, &p)| {
-                    if weight_decay != E::ZERO {
-                        g + weight_decay * p
-                    } else {
-                        g
+            // A buffer of another shape (a different model loaded) starts afresh, as the first
+            // step does.
+            let previous = buffers
+                .get(name)
+                .filter(|b| b.shape() == parameter.value.shape());
+            // One pass on the parameter's device (the `sgd.cu` kernel on a GPU).
+            match sgd_momentum_step(&parameter.value, gradient, previous, &params) {
+                Ok((value, buffer)) => {
+                    parameter.value = value;
+                    if config.momentum != 0.0 {
+                        buffers.insert(name.to_string(), buffer);
                     }
-                })
-                .collect();
-            if momentum != E::ZERO {
-                let buffer = match buffers.get(name) {
-                    Some(previous) if previous.shape() == parameter.value.shape() => previous
-                        .to_vec()
-                        .iter()
-                        .zip(&step)
-                        .map(|(&b, &g)| momentum * b + (E::ONE - dampening) * g)
-                        .collect::<Vec<E>>(),
-                    _ => step.clone(),
-                };
-                if config.nesterov {
-                    step = step
-                        .iter()
-                        .zip(&buffer)
-                        .map(|(&g, &b)| g + momentum * b)
-                        .collect();
-                } else {
-                    step.clone_from(&buffer);
                 }
-                match Tensor::from_vec(buffer, parameter.value.shape()) {
-                    Ok(tensor) => {
-                        buffers.insert(name.to_string(), tensor);
-                    }
-                    Err(error) => failure = Some(error.into()),
-                }
-            }
-            for (p, g) in values.iter_mut().zip(&step) {
-                *p += -lr * *g;
-            }
-            match Tensor::from_vec(values, parameter.value.shape()) {
-                Ok(tensor) => parameter.value = tensor,
                 Err(error) => failure = Some(error.into()),
             }
         });

@@ -90,6 +90,33 @@ impl<E: Float> Tensor<E> {
         Self::full(shape, E::ZERO)
     }
 
+    /// Every element `value`, created on `device` (on a GPU by a fill kernel, no host copy).
+    /// Fails with [`TensorError::Cuda`] if the GPU cannot be used.
+    ///
+    /// ```
+    /// use unravel_tensor::{Device, Tensor};
+    /// let x = Tensor::<f32>::full_on(&[2], 3.0, Device::Cpu)?;
+    /// assert_eq!(x.to_vec(), vec![3.0, 3.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn full_on(shape: &[usize], value: E, device: Device) -> Result<Self> {
+        match device {
+            Device::Cpu => Ok(Self::full(shape, value)),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => crate::cuda::ops::elementwise::full(shape, value, ordinal),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(TensorError::Cuda {
+                op: "full_on",
+                message: "unravel-tensor was built without the `cuda` feature".into(),
+            }),
+        }
+    }
+
+    /// Every element 0, on `device`; see [`Tensor::full_on`].
+    pub fn zeros_on(shape: &[usize], device: Device) -> Result<Self> {
+        Self::full_on(shape, E::ZERO, device)
+    }
+
     /// Every element 1.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, E::ONE)
@@ -330,8 +357,19 @@ impl<E: Float> Tensor<E> {
                 ),
             ));
         }
-        let (data, layout) = self.cpu_storage("get")?;
-        Ok(data[layout.index_of(index)])
+        let position = self.layout.index_of(index);
+        self.element_at("get", position)
+    }
+
+    /// The element at storage position `position` (a host read, or a one-element copy from
+    /// the GPU).
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+    fn element_at(&self, op: &'static str, position: usize) -> Result<E> {
+        match &*self.storage {
+            Storage::Cpu(data) => Ok(data[position]),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(storage) => storage.read_element(op, position),
+        }
     }
 
     /// The single value of a tensor with one element.
@@ -346,8 +384,7 @@ impl<E: Float> Tensor<E> {
                 ),
             ));
         }
-        let (data, layout) = self.cpu_storage("item")?;
-        Ok(data[layout.offset()])
+        self.element_at("item", self.layout.offset())
     }
 
     /// A dense row-major copy (or `self` if already contiguous), on the same device.
@@ -362,10 +399,15 @@ impl<E: Float> Tensor<E> {
     }
 
     /// A dense row-major copy (or `self` if already contiguous), on the same device; fails only
-    /// if a device copy fails. (A GPU tensor is gathered through the host for now.)
+    /// if a device copy fails. (A GPU tensor is gathered on the GPU by `gather_f32`; an `f64`
+    /// one, which has no kernels, through the host.)
     pub fn try_contiguous(&self) -> Result<Self> {
         if self.is_contiguous() {
             return Ok(self.clone());
+        }
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) && E::DTYPE == crate::DType::F32 {
+            return crate::cuda::ops::elementwise::contiguous("contiguous", self);
         }
         Self::from_contiguous(self.try_to_vec()?, self.shape()).to_device(self.device())
     }

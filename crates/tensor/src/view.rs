@@ -17,7 +17,16 @@ impl<E: Float> Tensor<E> {
         }
         Ok(match self.layout().reshape_view(shape) {
             Some(layout) => self.with_layout(layout),
-            None => Tensor::from_contiguous(self.to_vec(), shape),
+            // A dense copy on the same device (a GPU gather for a GPU tensor), then a view.
+            None => {
+                let dense = self.try_contiguous()?;
+                let offset = dense.layout().offset();
+                dense.with_layout(crate::layout::Layout::from_parts(
+                    shape.to_vec(),
+                    crate::layout::contiguous_strides(shape),
+                    offset,
+                ))
+            }
         })
     }
 

@@ -21,7 +21,8 @@ pub struct StepOutput<E: Float> {
 }
 
 /// Forward (train mode: batch statistics, running statistics updated) and backward on one
-/// batch `images` `[B, C, H, W]` with `labels` (B classes).
+/// batch `images` `[B, C, H, W]` with `labels` (B classes). The batch is copied to the model's
+/// device first ([`ResNet::to_device`]), so the same call trains on the CPU or a GPU.
 ///
 /// ```
 /// use unravel_resnet::{presets, sgd::{Sgd, SgdConfig}};
@@ -42,7 +43,10 @@ pub fn forward_backward<E: Float>(
     let tape = Tape::new();
     let mut context = Context::new(&tape, Mode::Train);
     // logits: [B, classes]
-    let logits = model.forward(&mut context, &tape.constant(images.clone()))?;
+    let images = images
+        .to_device(model.device())
+        .map_err(ResnetError::from)?;
+    let logits = model.forward(&mut context, &tape.constant(images))?;
     let loss = logits
         .cross_entropy(labels, Reduction::Mean)
         .map_err(ResnetError::from)?;

@@ -17,7 +17,7 @@ use unravel_data::{BatchLoader, Dataset};
 use unravel_resnet::presets;
 use unravel_resnet::sgd::Sgd;
 use unravel_resnet::ResNet;
-use unravel_tensor::Float;
+use unravel_tensor::{Device, Float};
 
 use crate::checkpoint::{self, Progress, CHECKPOINT_FILE};
 use crate::config::TrainConfig;
@@ -56,6 +56,10 @@ pub struct Trainer<E: Float> {
     /// Stop (as if interrupted, checkpoint saved) after this many epochs of this call to
     /// [`Trainer::run`]: for splitting a long run into sessions.
     pub stop_after_epochs: Option<usize>,
+    /// Where to train: [`Trainer::run`] moves the model and the momentum buffers there first,
+    /// and every batch is copied there (`Device::Cpu` by default; not part of the run's
+    /// configuration, so a run can be resumed on another device).
+    pub device: Device,
     train_loader: BatchLoader,
     test_loader: BatchLoader,
     hooks: Vec<Box<dyn BatchHook<E>>>,
@@ -90,6 +94,7 @@ impl<E: Float> Trainer<E> {
             stop: Arc::new(AtomicBool::new(false)),
             verbose: false,
             stop_after_epochs: None,
+            device: Device::Cpu,
             train_loader,
             test_loader,
             hooks,
@@ -178,6 +183,10 @@ impl<E: Float> Trainer<E> {
 
     /// Trains until the configured number of epochs, or until [`Trainer::stop`] is raised.
     pub fn run(&mut self) -> Result<Outcome> {
+        // The model (parameters, running statistics) and the optimizer's buffers live on the
+        // training device; batches follow them (`forward_backward`, `ResNet::predict`).
+        self.model.to_device(self.device)?;
+        self.optimizer.to_device(self.device)?;
         let steps_per_epoch = self.train_loader.num_batches();
         let schedule = self.config.schedule(steps_per_epoch)?;
         let mut epochs_this_call = 0;

@@ -91,6 +91,7 @@ pub fn run(args: DegradationArgs) -> CliResult<()> {
                     data_dir.as_deref(),
                     verbose,
                     None,
+                    unravel_tensor::Device::Cpu,
                 )
                 .map_err(|e| e.to_string())
             })??;

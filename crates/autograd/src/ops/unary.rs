@@ -51,11 +51,8 @@ impl<E: Float> BackwardRule<E> for UnaryRecord<E> {
         let dy = grad_output;
         gradients.give(self.input, || {
             Ok(match self.function {
-                // dx = dy ⊙ [y > 0]
-                UnaryFunction::Relu => {
-                    let positive = self.saved.gt(&Tensor::scalar(E::ZERO))?;
-                    dy.mul(&positive)?
-                }
+                // dx = dy ⊙ [y > 0], one pass (one kernel on a GPU)
+                UnaryFunction::Relu => self.saved.relu_backward(dy)?,
                 // dx = dy ⊙ y
                 UnaryFunction::Exp => dy.mul(&self.saved)?,
                 // dx = dy ⊘ x

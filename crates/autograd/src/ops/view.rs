@@ -8,7 +8,6 @@
 //! | `y = permute(x, p)`          | `dx = permute(dy, p⁻¹)`, where `p⁻¹[p[i]] = i`              |
 //! | `y = slice(x, axis, a..b, k)`| `dx = 0` except `dx[…, a + i·k, …] = dy[…, i, …]` (scatter) |
 
-use unravel_tensor::layout::Layout;
 use unravel_tensor::{Float, Tensor};
 
 use crate::error::Result;
@@ -85,24 +84,15 @@ impl<E: Float> BackwardRule<E> for SliceRecord {
     /// adjoint of "read through this view" is "write back through it".
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
         gradients.give(self.input, || {
-            let view = Layout::contiguous(&self.input_shape)
-                .slice(self.axis, self.start, self.end, self.step)?;
-            let mut input_gradient = vec![E::ZERO; view_numel(&self.input_shape)];
-            let values = grad_output.contiguous_data("slice backward")?;
-            for (position, &value) in view.storage_indices().zip(values.iter()) {
-                input_gradient[position] = value;
-            }
-            Ok(Tensor::from_vec(input_gradient, &self.input_shape)?)
+            // dx = slice_scatter(zeros(shape(x)), dy), on dy's device
+            let zeros = Tensor::zeros_on(&self.input_shape, grad_output.device())?;
+            Ok(zeros.slice_scatter(grad_output, self.axis, self.start, self.end, self.step)?)
         })
     }
 
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
         Vec::new()
     }
-}
-
-fn view_numel(shape: &[usize]) -> usize {
-    shape.iter().product()
 }
 
 impl<E: Float> Var<E> {

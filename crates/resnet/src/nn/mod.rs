@@ -12,8 +12,8 @@ pub use batch_norm::{BatchNorm2d, BatchNormConfig};
 pub use conv::Conv2d;
 pub use linear::Linear;
 pub use module::{
-    join_name, named_gradients, Context, Mode, Module, Parameter, ParameterGradients, ParameterId,
-    StateMut, StateRef, StateVisitor, StateVisitorMut,
+    device_of, join_name, move_to_device, named_gradients, Context, Mode, Module, Parameter,
+    ParameterGradients, ParameterId, StateMut, StateRef, StateVisitor, StateVisitorMut,
 };
 pub use sequential::{Named, Sequential};
 pub use simple::{AdaptiveAvgPool2d, Flatten, Identity, MaxPool2d, ReLU, ZeroPadShortcut};

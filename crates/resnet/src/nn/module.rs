@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use unravel_autograd::{Gradients, Tape, Var};
-use unravel_tensor::{Float, Tensor};
+use unravel_tensor::{Device, Float, Tensor};
 
 use crate::error::Result;
 use crate::summary::Trace;
@@ -266,4 +266,44 @@ pub fn named_gradients<E: Float>(
         }
     });
     named
+}
+
+/// Moves every parameter and buffer of `module` to `device` (a copy per tensor; nothing moves
+/// if it is already there). Training then runs on that device unchanged: every op follows its
+/// operands.
+pub fn move_to_device<E: Float>(module: &mut dyn Module<E>, device: Device) -> Result<()> {
+    let mut failure = None;
+    module.visit_state_mut("", &mut |_, entry| {
+        if failure.is_some() {
+            return;
+        }
+        let tensor = match entry {
+            StateMut::Parameter(parameter) => &mut parameter.value,
+            StateMut::Buffer(buffer) => buffer,
+            StateMut::Counter(_) => return,
+        };
+        match tensor.to_device(device) {
+            Ok(moved) => *tensor = moved,
+            Err(error) => failure = Some(error),
+        }
+    });
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(()),
+    }
+}
+
+/// The device of `module`'s first parameter or buffer (the CPU for a module without state).
+pub fn device_of<E: Float>(module: &dyn Module<E>) -> Device {
+    let mut device = None;
+    module.visit_state("", &mut |_, entry| {
+        if device.is_none() {
+            device = match entry {
+                StateRef::Parameter(parameter) => Some(parameter.value.device()),
+                StateRef::Buffer(buffer) => Some(buffer.device()),
+                StateRef::Counter(_) => None,
+            };
+        }
+    });
+    device.unwrap_or(Device::Cpu)
 }

@@ -79,6 +79,30 @@ impl<E: Float> CudaStorage<E> {
         Ok(data)
     }
 
+    /// Copies the one element at `position` of the buffer to the host (`item`, `get`).
+    pub fn read_element(&self, op: &'static str, position: usize) -> Result<E> {
+        let element = self
+            .buffer
+            .try_slice(position..position + 1)
+            .ok_or_else(|| TensorError::Cuda {
+                op,
+                message: format!(
+                    "element {position} is outside the device buffer of {} elements",
+                    self.buffer.len()
+                ),
+            })?;
+        let data = self
+            .device
+            .stream()
+            .clone_dtoh(&element)
+            .map_err(|e| context::driver_error(op, "cuMemcpyDtoH", e))?;
+        self.device.synchronize(op)?;
+        data.first().copied().ok_or_else(|| TensorError::Cuda {
+            op,
+            message: "the one-element copy returned nothing".into(),
+        })
+    }
+
     pub fn ordinal(&self) -> usize {
         self.device.ordinal()
     }

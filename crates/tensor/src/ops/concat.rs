@@ -61,6 +61,10 @@ impl<E: Float> Tensor<E> {
             crate::ops::elementwise::allocatable_numel::<E>(OP, tensor.shape())?;
         }
         let total_numel = crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(first) {
+            return crate::cuda::ops::copy::concat(OP, tensors, axis, &shape);
+        }
         let outer: usize = shape[..axis].iter().product();
         let inner: usize = shape[axis + 1..].iter().product();
         let blocks: Vec<(std::borrow::Cow<'_, [E]>, usize)> = tensors

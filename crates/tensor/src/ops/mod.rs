@@ -10,4 +10,6 @@ pub mod matmul;
 pub mod pad;
 pub mod pool;
 pub mod reduce;
+pub mod sgd;
+pub mod slice_scatter;
 pub mod softmax;

@@ -38,6 +38,10 @@ impl<E: Float> Tensor<E> {
         }
         crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
         crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) {
+            return crate::cuda::ops::copy::pad(OP, self, padding, value, &shape);
+        }
         let data = crate::ops::elementwise::dense_data(OP, self)?;
         let mut out = vec![value; numel(&shape)];
         if data.is_empty() {

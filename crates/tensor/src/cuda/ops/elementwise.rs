@@ -12,13 +12,13 @@ use crate::{Float, Tensor};
 /// Mirror of `StridedPair` in `elementwise.cu`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct StridedPair {
-    rank: i32,
-    shape: [i64; MAX_RANK],
-    a_stride: [i64; MAX_RANK],
-    b_stride: [i64; MAX_RANK],
-    a_offset: i64,
-    b_offset: i64,
+pub(crate) struct StridedPair {
+    pub(crate) rank: i32,
+    pub(crate) shape: [i64; MAX_RANK],
+    pub(crate) a_stride: [i64; MAX_RANK],
+    pub(crate) b_stride: [i64; MAX_RANK],
+    pub(crate) a_offset: i64,
+    pub(crate) b_offset: i64,
 }
 // SAFETY: #[repr(C)] plain integers, laid out exactly as the C struct (int, 4 bytes padding,
 // then long longs), so it can be passed by value as a kernel parameter.
@@ -36,7 +36,7 @@ pub(crate) struct Strided {
 // SAFETY: as for StridedPair.
 unsafe impl DeviceRepr for Strided {}
 
-fn check_rank(op: &'static str, rank: usize) -> Result<()> {
+pub(crate) fn check_rank(op: &'static str, rank: usize) -> Result<()> {
     if rank > MAX_RANK {
         return Err(TensorError::invalid(
             op,

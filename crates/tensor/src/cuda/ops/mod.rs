@@ -3,11 +3,13 @@
 //! GPU tensor. Shapes and arguments were validated by the entry point already.
 
 pub mod conv;
+pub mod copy;
 pub mod elementwise;
 pub mod matmul;
 pub mod normalization;
 pub mod pool;
 pub mod reduce;
+pub mod select;
 pub mod sgd;
 pub mod softmax;
 

@@ -1,5 +1,6 @@
 //! Batch normalisation on the GPU (`kernels/batch_norm.cu`): one-pass Welford statistics per
-//! channel, the normalising pass (optionally fused with ReLU), and the backward pass.
+//! channel, the normalising pass (optionally fused with ReLU), the backward passes (training
+//! and evaluation mode) and the running-statistics update.
 
 use crate::cuda::kernels::BATCH_NORM;
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
@@ -218,4 +219,110 @@ pub(crate) fn train_backward<E: Float>(
         grad_weight,
         grad_bias,
     })
+}
+
+/// Evaluation-mode backward (the running statistics are constants):
+/// `x̂ = (x − running_mean)·invstd`, `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = dy·γ·invstd`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_backward<E: Float>(
+    op: &'static str,
+    grad_output: &Tensor<E>,
+    input: &Tensor<E>,
+    running_mean: &Tensor<E>,
+    running_var: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    eps: f64,
+    layout: Channels,
+) -> Result<BatchNormGrads<E>> {
+    let device = common_device(op, &[grad_output, input, running_mean, running_var])?;
+    let (batch, channels, spatial) = layout;
+    let dy = super::elementwise::contiguous(op, grad_output)?;
+    let x = super::elementwise::contiguous(op, input)?;
+    let mean = super::elementwise::contiguous(op, running_mean)?;
+    let invstd = inverse_std(op, running_var, eps, channels)?;
+    let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
+    let mut dgamma = Output::<E>::new(op, &device, channels)?;
+    let mut dbeta = Output::<E>::new(op, &device, channels)?;
+    let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
+    let (mean_view, invstd_view) = (
+        launch::dense_view(op, &mean)?,
+        launch::dense_view(op, &invstd)?,
+    );
+    let (n, c, plane, relu) = (
+        as_i32(op, batch)?,
+        as_i32(op, channels)?,
+        as_i64(spatial),
+        0i32,
+    );
+    {
+        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
+        // The same sums as training mode, with the running statistics; `y` (read only when
+        // `relu` = 1) is stood in for by x.
+        // grid: [C], block: [256]; dgamma, dbeta: [C]
+        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
+            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
+    }
+    let total = x.numel();
+    let mut dx = Output::<E>::new(op, &device, total)?;
+    if total > 0 {
+        let gamma_view = launch::dense_view(op, &gamma)?;
+        let count = as_i64(total);
+        let mut dx_view = dx.view_mut(op)?;
+        // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
+        launch!(op, device, BATCH_NORM, "bn_eval_backward_input_f32", launch::linear(total);
+            &dy_view, &invstd_view, &gamma_view, &mut dx_view, &count, &c, &plane)?;
+    }
+    Ok(BatchNormGrads {
+        grad_input: dx.into_tensor(x.shape()),
+        grad_weight: dgamma.into_tensor(&[channels]),
+        grad_bias: dbeta.into_tensor(&[channels]),
+    })
+}
+
+/// PyTorch's running-statistics update, out of place (device buffers are immutable):
+/// `(running_mean', running_var') = ((1 − m)·running_mean + m·μ,
+/// (1 − m)·running_var + m·σ²·count/(count − 1))`, all `[C]` on one GPU (checked by the entry
+/// point).
+pub(crate) fn update_running_statistics<E: Float>(
+    op: &'static str,
+    running_mean: &Tensor<E>,
+    running_var: &Tensor<E>,
+    batch_mean: &Tensor<E>,
+    batch_variance_biased: &Tensor<E>,
+    count: usize,
+    momentum: f64,
+) -> Result<(Tensor<E>, Tensor<E>)> {
+    let device = common_device(
+        op,
+        &[running_mean, running_var, batch_mean, batch_variance_biased],
+    )?;
+    let channels = running_mean.numel();
+    let dense = |t: &Tensor<E>| super::elementwise::contiguous(op, t);
+    let (rm, rv, m, v) = (
+        dense(running_mean)?,
+        dense(running_var)?,
+        dense(batch_mean)?,
+        dense(batch_variance_biased)?,
+    );
+    let mut new_mean = Output::<E>::new(op, &device, channels)?;
+    let mut new_var = Output::<E>::new(op, &device, channels)?;
+    if channels > 0 {
+        let views = [
+            launch::dense_view(op, &rm)?,
+            launch::dense_view(op, &rv)?,
+            launch::dense_view(op, &m)?,
+            launch::dense_view(op, &v)?,
+        ];
+        let c = as_i32(op, channels)?;
+        let correction = count as f64 / (count - 1) as f64;
+        let (mut mean_out, mut var_out) = (new_mean.view_mut(op)?, new_var.view_mut(op)?);
+        // grid: [ceil(C/256)], block: [256]; running_mean', running_var': [C]
+        launch!(op, device, BATCH_NORM, "bn_running_update_f32", launch::linear(channels);
+            &views[0], &views[1], &views[2], &views[3], &mut mean_out, &mut var_out, &c,
+            &momentum, &correction)?;
+    }
+    Ok((
+        new_mean.into_tensor(&[channels]),
+        new_var.into_tensor(&[channels]),
+    ))
 }

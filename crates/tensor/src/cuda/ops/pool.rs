@@ -1,6 +1,6 @@
 //! Pooling on the GPU (`kernels/pool.cu`): max pooling with argmax indices (returned to the
-//! host as [`Indices`], the crate's index type), its gather-form backward, and global average
-//! pooling forward and backward.
+//! host as [`Indices`], the crate's index type), its gather-form backward, average pooling and
+//! global average pooling, forward and backward.
 
 use super::conv::Geometry;
 use crate::cuda::context::driver_error;
@@ -151,6 +151,60 @@ pub(crate) fn global_avg_pool2d_backward<E: Float>(
         let mut dx_view = dx.view_mut(op)?;
         // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
         launch!(op, device, POOL, "global_avg_pool_backward_f32", launch::linear(total); &dy_view, &mut dx_view, &count, &plane)?;
+    }
+    Ok(dx.into_tensor(&input_shape))
+}
+
+/// Average pooling `y[n, c, i, j] = (1/d(i, j)) Σ x over window(i, j) ∩ input`, `d` counting
+/// the padded positions too when `count_include_pad`; `out_hw` was checked by the entry point.
+pub(crate) fn avg_pool2d<E: Float>(
+    op: &'static str,
+    x: &Tensor<E>,
+    params: &Pool2dParams,
+    out_hw: [usize; 2],
+    count_include_pad: bool,
+) -> Result<Tensor<E>> {
+    let device = common_device(op, &[x])?;
+    let x = super::elementwise::contiguous(op, x)?;
+    let [n, c, h, w] = [x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]];
+    let out_shape = [n, c, out_hw[0], out_hw[1]];
+    let total = crate::layout::numel(&out_shape);
+    let mut y = Output::<E>::new(op, &device, total)?;
+    if total > 0 {
+        let g = geometry(op, c, [h, w], out_hw, params)?;
+        let x_view = launch::dense_view(op, &x)?;
+        let (count, include_pad) = (as_i64(total), i32::from(count_include_pad));
+        let mut y_view = y.view_mut(op)?;
+        // grid: [ceil(N·C·oh·ow/256)], block: [256]; y: [N, C, oh, ow]
+        launch!(op, device, POOL, "avg_pool_forward_f32", launch::linear(total);
+            &x_view, &mut y_view, &count, &g, &include_pad)?;
+    }
+    Ok(y.into_tensor(&out_shape))
+}
+
+/// `dx[h, w] = Σ dy[i, j] / d(i, j)` over the windows containing `(h, w)`; `grad_output` has
+/// the pooled shape (checked by the entry point).
+pub(crate) fn avg_pool2d_backward<E: Float>(
+    op: &'static str,
+    grad_output: &Tensor<E>,
+    input_shape: [usize; 4],
+    params: &Pool2dParams,
+    count_include_pad: bool,
+) -> Result<Tensor<E>> {
+    let device = common_device(op, &[grad_output])?;
+    let dy = super::elementwise::contiguous(op, grad_output)?;
+    let [_, c, h, w] = input_shape;
+    let out_hw = [dy.shape()[2], dy.shape()[3]];
+    let total = crate::layout::numel(&input_shape);
+    let mut dx = Output::<E>::new(op, &device, total)?;
+    if total > 0 {
+        let g = geometry(op, c, [h, w], out_hw, params)?;
+        let dy_view = launch::dense_view(op, &dy)?;
+        let (count, include_pad) = (as_i64(total), i32::from(count_include_pad));
+        let mut dx_view = dx.view_mut(op)?;
+        // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
+        launch!(op, device, POOL, "avg_pool_backward_f32", launch::linear(total);
+            &dy_view, &mut dx_view, &count, &g, &include_pad)?;
     }
     Ok(dx.into_tensor(&input_shape))
 }

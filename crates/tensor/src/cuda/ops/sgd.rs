@@ -6,15 +6,7 @@ use crate::cuda::launch::{self, as_i64, common_device, launch, Output};
 use crate::error::{Result, TensorError};
 use crate::{Float, Tensor};
 
-/// Hyper-parameters of [`sgd_momentum_step`], as in `torch.optim.SGD`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SgdParams {
-    pub lr: f64,
-    pub momentum: f64,
-    pub dampening: f64,
-    pub weight_decay: f64,
-    pub nesterov: bool,
-}
+pub use crate::ops::sgd::SgdParams;
 
 /// `(param', velocity')` after one step on GPU tensors of one shape:
 ///

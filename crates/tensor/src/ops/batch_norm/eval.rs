@@ -34,6 +34,16 @@ pub fn batch_norm_eval<E: Float>(
     let channels = layout.channels;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
+        super::check_channel_shapes(
+            OP,
+            channels,
+            &[
+                ("running_mean", Some(running_mean)),
+                ("running_var", Some(running_var)),
+                ("weight", weight),
+                ("bias", bias),
+            ],
+        )?;
         let shape = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::eval(
             OP,
@@ -97,6 +107,29 @@ pub fn batch_norm_eval_backward<E: Float>(
     check_same_shape(OP, grad_output, input)?;
     check_eps(OP, eps)?;
     let channels = layout.channels;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        super::check_channel_shapes(
+            OP,
+            channels,
+            &[
+                ("running_mean", Some(running_mean)),
+                ("running_var", Some(running_var)),
+                ("weight", weight),
+            ],
+        )?;
+        let shape = (layout.batch, layout.channels, layout.spatial);
+        return crate::cuda::ops::normalization::eval_backward(
+            OP,
+            grad_output,
+            input,
+            running_mean,
+            running_var,
+            weight,
+            eps,
+            shape,
+        );
+    }
     let mean = channel_values(OP, "running_mean", Some(running_mean), channels, 0.0)?;
     let var = channel_values(OP, "running_var", Some(running_var), channels, 0.0)?;
     let gamma = channel_values(OP, "weight", weight, channels, 1.0)?;

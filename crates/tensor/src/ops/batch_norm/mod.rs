@@ -160,6 +160,30 @@ pub(crate) fn channel_values<E: Float>(
         .collect())
 }
 
+/// Checks that each given per-channel tensor has shape `[channels]` (the GPU arms read them as
+/// dense `[C]` buffers, so a wrong shape must fail here, not read out of bounds).
+#[cfg(feature = "cuda")]
+pub(crate) fn check_channel_shapes<E: Float>(
+    op: &'static str,
+    channels: usize,
+    tensors: &[(&str, Option<&Tensor<E>>)],
+) -> Result<()> {
+    for (name, tensor) in tensors {
+        if let Some(tensor) = tensor {
+            if tensor.shape() != [channels] {
+                return Err(TensorError::invalid(
+                    op,
+                    format!(
+                        "{name} has shape {:?}, expected [{channels}] (one value per channel)",
+                        tensor.shape()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A `[C]` tensor from per-channel `f64` values.
 pub(crate) fn channel_tensor<E: Float>(values: &[f64]) -> Result<Tensor<E>> {
     Tensor::from_vec(

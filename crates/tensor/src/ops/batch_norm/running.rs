@@ -13,7 +13,9 @@ use crate::{Float, Tensor};
 /// `batch_mean` and `batch_variance_biased` are [`super::BatchNormTrain`]'s `mean` and `variance`
 /// (the biased one used to normalise); the running variance is updated from the *unbiased*
 /// variance, with `count` = values per channel, `N·H·W`. All four tensors are `[C]`; `momentum`
-/// is in `[0, 1]`; `count` must be at least 2.
+/// is in `[0, 1]`; `count` must be at least 2. On a GPU (all four tensors on one device) the
+/// update runs there and replaces the two running tensors with fresh ones (device buffers are
+/// never written in place).
 ///
 /// ```
 /// use unravel_tensor::{ops::batch_norm::update_running_statistics, Tensor};
@@ -62,6 +64,21 @@ pub fn update_running_statistics<E: Float>(
             OP,
             format!("momentum {momentum} must be in [0, 1]"),
         ));
+    }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(running_mean) {
+        let (mean, var) = crate::cuda::ops::normalization::update_running_statistics(
+            OP,
+            running_mean,
+            running_var,
+            batch_mean,
+            batch_variance_biased,
+            count,
+            momentum,
+        )?;
+        *running_mean = mean;
+        *running_var = var;
+        return Ok(());
     }
     let mean: Vec<f64> = batch_mean
         .contiguous_data(OP)?

@@ -55,6 +55,7 @@ pub fn batch_norm_train<E: Float>(
     check_eps(OP, eps)?;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
+        super::check_channel_shapes(OP, layout.channels, &[("weight", weight), ("bias", bias)])?;
         let channels = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::train(
             OP, input, weight, bias, eps, channels, false,
@@ -134,6 +135,15 @@ pub fn batch_norm_train_backward<E: Float>(
     let channels = layout.channels;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
+        super::check_channel_shapes(
+            OP,
+            channels,
+            &[
+                ("weight", weight),
+                ("mean", Some(mean)),
+                ("inverse_std", Some(inverse_std)),
+            ],
+        )?;
         let shape = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::train_backward(
             OP,

@@ -461,8 +461,42 @@ impl<E: Float> Tensor<E> {
         unary_map("abs", self, |x| x.abs())
     }
 
+    /// ReLU's backward from its output (or input) `self`: `dx = dy ⊙ [self > 0]`, in one pass
+    /// (`relu_backward_f32` on a GPU). A NaN in `self` gives 0, as `gt` does.
+    ///
+    /// ```
+    /// use unravel_tensor::Tensor;
+    /// let y = Tensor::<f32>::from_vec(vec![0.0, 2.0, 3.0], &[3])?;
+    /// let dy = Tensor::<f32>::from_vec(vec![5.0, 6.0, 7.0], &[3])?;
+    /// assert_eq!(y.relu_backward(&dy)?.to_vec(), vec![0.0, 6.0, 7.0]);
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn relu_backward(&self, grad_output: &Tensor<E>) -> Result<Tensor<E>> {
+        const OP: &str = "relu_backward";
+        if self.shape() != grad_output.shape() {
+            return Err(TensorError::ShapeMismatch {
+                op: OP,
+                lhs: self.shape().to_vec(),
+                rhs: grad_output.shape().to_vec(),
+            });
+        }
+        check_same_device(OP, self, grad_output)?;
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) {
+            return crate::cuda::ops::elementwise::relu_backward(self, grad_output);
+        }
+        binary_map(OP, self, grad_output, |y, dy| {
+            if y > E::ZERO {
+                dy
+            } else {
+                E::ZERO
+            }
+        })
+    }
+
     /// NumPy's `where`: `out = condition ≠ 0 ? on_true : on_false`, all three broadcast together.
-    /// A NaN condition is nonzero, so it picks `on_true`.
+    /// A NaN condition is nonzero, so it picks `on_true`. On a GPU, a rank-0 CPU operand (a
+    /// scalar such as `Tensor::scalar(0.0)`) is copied to the GPU, as the binary ops do.
     ///
     /// ```
     /// use unravel_tensor::Tensor;
@@ -478,6 +512,24 @@ impl<E: Float> Tensor<E> {
         on_false: &Tensor<E>,
     ) -> Result<Tensor<E>> {
         const OP: &str = "select";
+        #[cfg(feature = "cuda")]
+        if let Some(device) = [condition, on_true, on_false]
+            .iter()
+            .map(|t| t.device())
+            .find(|d| *d != crate::Device::Cpu)
+        {
+            let lift = |t: &Tensor<E>| {
+                if t.rank() == 0 && t.device() == crate::Device::Cpu {
+                    t.to_device(device)
+                } else {
+                    Ok(t.clone())
+                }
+            };
+            let (c, t, f) = (lift(condition)?, lift(on_true)?, lift(on_false)?);
+            let shape = broadcast_shape(OP, c.shape(), t.shape())?;
+            let shape = broadcast_shape(OP, &shape, f.shape())?;
+            return crate::cuda::ops::select::select(OP, &c, &t, &f, &shape);
+        }
         check_same_device(OP, condition, on_true)?;
         check_same_device(OP, condition, on_false)?;
         let shape = broadcast_shape(OP, condition.shape(), on_true.shape())?;

@@ -56,6 +56,16 @@ pub fn avg_pool2d<E: Float>(
     const OP: &str = "avg_pool2d";
     let [n, c, h, w] = check_nchw(OP, "input", input.shape())?;
     let geometry = PlaneGeometry::new(OP, [h, w], params)?;
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(input) {
+        return crate::cuda::ops::pool::avg_pool2d(
+            OP,
+            input,
+            &params,
+            geometry.output,
+            count_include_pad,
+        );
+    }
     let data = input.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());
     let mut output = vec![E::ZERO; n * c * out_plane];
@@ -119,6 +129,16 @@ pub fn avg_pool2d_backward<E: Float>(
             lhs: grad_output.shape().to_vec(),
             rhs: expected.to_vec(),
         });
+    }
+    #[cfg(feature = "cuda")]
+    if crate::cuda::launch::is_cuda(grad_output) {
+        return crate::cuda::ops::pool::avg_pool2d_backward(
+            OP,
+            grad_output,
+            [n, c, h, w],
+            &params,
+            count_include_pad,
+        );
     }
     let grad = grad_output.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());

@@ -107,8 +107,15 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
         Identity::Absent(seed) => seed,
     };
     #[cfg(feature = "cuda")]
-    if crate::cuda::launch::is_cuda(x) && (op == "sum" || op == "sum_all") {
-        return crate::cuda::ops::reduce::sum(op, x, &mask, &shape, 1.0);
+    if crate::cuda::launch::is_cuda(x) {
+        return match op {
+            "sum" | "sum_all" => crate::cuda::ops::reduce::sum(op, x, &mask, &shape, 1.0),
+            "max" | "min" => crate::cuda::ops::reduce::extreme(op, x, &mask, &shape, op == "max"),
+            _ => Err(TensorError::UnsupportedDevice {
+                op,
+                device: x.device(),
+            }),
+        };
     }
     // A non-contiguous input is made dense first; refuse one too large to materialise.
     crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
@@ -187,6 +194,13 @@ impl<E: Float> Tensor<E> {
                 ),
             ));
         }
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) {
+            // The same two passes from GPU ops: Σ (x − x̄)², then one scaling.
+            let deviation = self.sub(&self.mean(axes, true)?)?;
+            let sum = deviation.powf(E::ONE + E::ONE)?.sum(axes, keepdim)?;
+            return sum.mul_scalar(E::ONE / E::from_usize(count - correction));
+        }
         let mean = self.mean(axes, true)?;
         let squared =
             crate::ops::elementwise::binary_map(OP, self, &mean, |x, m| (x - m) * (x - m))?;
@@ -264,6 +278,10 @@ impl<E: Float> Tensor<E> {
                 OP,
                 format!("axis {axis} of shape {shape:?} is empty"),
             ));
+        }
+        #[cfg(feature = "cuda")]
+        if crate::cuda::launch::is_cuda(self) {
+            return crate::cuda::ops::reduce::argmax(OP, self, axis, &out_shape);
         }
         crate::ops::elementwise::allocatable_numel::<E>(OP, shape)?;
         let data = crate::ops::elementwise::dense_data(OP, self)?;
