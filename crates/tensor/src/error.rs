@@ -45,6 +45,17 @@ pub enum TensorError {
         expected: usize,
         shape: Vec<usize>,
     },
+    /// A shape with more elements than can exist: their count, or their size in bytes,
+    /// exceeds `isize::MAX` (see [`crate::layout::size_checked`]).
+    #[error("{op}: shape {shape:?} is too large: its element count or size in bytes overflows isize::MAX")]
+    ShapeOverflow { op: &'static str, shape: Vec<usize> },
+    /// The memory for a tensor could not be allocated.
+    #[error("{op}: out of memory: cannot allocate {bytes} bytes for shape {shape:?}")]
+    OutOfMemory {
+        op: &'static str,
+        shape: Vec<usize>,
+        bytes: usize,
+    },
     /// Any other argument the op cannot accept, with an explanation.
     #[error("{op}: {message}")]
     InvalidArgument { op: &'static str, message: String },

@@ -2,7 +2,7 @@
 //! backward routes gradients to, and class targets for cross-entropy.
 
 use crate::error::{Result, TensorError};
-use crate::layout::numel;
+use crate::layout::check_shape;
 
 /// A dense row-major array of indices with a shape (always on the host).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,11 +14,12 @@ pub struct Indices {
 impl Indices {
     /// Fails if `data.len()` does not fill `shape`.
     pub fn new(data: Vec<usize>, shape: &[usize]) -> Result<Self> {
-        if numel(shape) != data.len() {
+        let expected = check_shape("Indices::new", shape, std::mem::size_of::<usize>())?;
+        if expected != data.len() {
             return Err(TensorError::ElementCount {
                 op: "Indices::new",
                 shape: shape.to_vec(),
-                expected: numel(shape),
+                expected,
                 got: data.len(),
             });
         }

@@ -35,6 +35,42 @@ pub fn checked_numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
+/// The element count of `shape` if a tensor of that shape, with elements of `element_bytes`
+/// bytes, can exist: the product of its non-zero sizes times `element_bytes` must not exceed
+/// `isize::MAX`, Rust's limit on one allocation. Zero sizes count as 1 in that product so that
+/// the contiguous strides of an empty tensor are in range too; index arithmetic on a shape
+/// that passes (with any `element_bytes ≥ 1`) cannot overflow.
+///
+/// ```
+/// use unravel_tensor::layout::size_checked;
+/// assert_eq!(size_checked(&[2, 3], 4), Some(6));
+/// assert_eq!(size_checked(&[0, 5], 4), Some(0));
+/// assert_eq!(size_checked(&[1 << 40, 1 << 40], 4), None); // 2^80 elements
+/// assert_eq!(size_checked(&[0, 1 << 40, 1 << 40], 4), None); // empty, but strides overflow
+/// assert_eq!(size_checked(&[1 << 62], 4), None); // 2^64 bytes
+/// ```
+pub fn size_checked(shape: &[usize], element_bytes: usize) -> Option<usize> {
+    let mut elements = 1usize;
+    let mut empty = false;
+    for &size in shape {
+        empty |= size == 0;
+        elements = elements.checked_mul(size.max(1))?;
+    }
+    let bytes = elements.checked_mul(element_bytes.max(1))?;
+    if bytes > isize::MAX as usize {
+        return None;
+    }
+    Some(if empty { 0 } else { elements })
+}
+
+/// [`size_checked`] as a `Result`: a [`TensorError::ShapeOverflow`] naming `op` and `shape`.
+pub fn check_shape(op: &'static str, shape: &[usize], element_bytes: usize) -> Result<usize> {
+    size_checked(shape, element_bytes).ok_or_else(|| TensorError::ShapeOverflow {
+        op,
+        shape: shape.to_vec(),
+    })
+}
+
 /// The NumPy broadcast of two shapes: align from the right; sizes must be equal or one of them 1.
 pub fn broadcast_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
     let rank = lhs.len().max(rhs.len());
@@ -63,6 +99,9 @@ pub fn broadcast_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result
             }
         };
     }
+    // Each operand is valid, but together they can describe more elements than can exist
+    // (`[2^40, 1]` with `[1, 2^40]`).
+    check_shape(op, &out, 1)?;
     Ok(out)
 }
 
@@ -128,18 +167,27 @@ impl Layout {
     }
 
     /// One past the largest storage index this layout touches (0 if it holds no element).
+    ///
+    /// # Panics
+    /// If that index overflows `usize`, which only a layout from [`Layout::from_parts`] with
+    /// huge strides can do; [`Layout::checked_storage_extent`] returns `None` instead.
     pub fn storage_extent(&self) -> usize {
+        self.checked_storage_extent()
+            .unwrap_or_else(|| panic!("layout {self:?} reaches past usize::MAX"))
+    }
+
+    /// [`Layout::storage_extent`], `None` if it overflows `usize`.
+    pub fn checked_storage_extent(&self) -> Option<usize> {
         if self.shape.contains(&0) {
-            return 0;
+            return Some(0);
         }
-        self.offset
-            + self
-                .shape
-                .iter()
-                .zip(&self.strides)
-                .map(|(&size, &stride)| (size - 1) * stride)
-                .sum::<usize>()
-            + 1
+        self.shape
+            .iter()
+            .zip(&self.strides)
+            .try_fold(self.offset, |end, (&size, &stride)| {
+                end.checked_add((size - 1).checked_mul(stride)?)
+            })?
+            .checked_add(1)
     }
 
     /// Storage index of a logical multi-index (no bounds check).
@@ -224,6 +272,7 @@ impl Layout {
         if shape.len() < self.rank() {
             return Err(error());
         }
+        check_shape(OP, shape, 1)?;
         let lead = shape.len() - self.rank();
         let mut strides = vec![0; shape.len()];
         for (i, &target) in shape.iter().enumerate().skip(lead) {

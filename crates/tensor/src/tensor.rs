@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Result, TensorError};
-use crate::layout::{checked_numel, Layout};
+use crate::layout::{check_shape, Layout};
 use crate::{Device, Float, Rng, Storage};
 
 /// An n-dimensional array of `f32` or `f64` on a [`Device`].
@@ -29,11 +29,10 @@ pub struct Tensor<E: Float> {
 impl<E: Float> Tensor<E> {
     // ---- construction -------------------------------------------------------------------
 
-    /// Takes ownership of a row-major buffer. Fails if `data.len()` does not fill `shape`.
+    /// Takes ownership of a row-major buffer. Fails if `data.len()` does not fill `shape`, or
+    /// if `shape` has more elements than can exist ([`TensorError::ShapeOverflow`]).
     pub fn from_vec(data: Vec<E>, shape: &[usize]) -> Result<Self> {
-        let expected = checked_numel(shape).ok_or_else(|| {
-            TensorError::invalid("from_vec", format!("shape {shape:?} overflows usize"))
-        })?;
+        let expected = check_shape("from_vec", shape, std::mem::size_of::<E>())?;
         if expected != data.len() {
             return Err(TensorError::ElementCount {
                 op: "from_vec",
@@ -61,18 +60,19 @@ impl<E: Float> Tensor<E> {
 
     /// A tensor from existing storage and a layout; the layout must stay within the storage.
     pub fn from_storage(storage: Arc<Storage<E>>, layout: Layout) -> Result<Self> {
-        if layout.storage_extent() > storage.len() {
-            return Err(TensorError::invalid(
-                "from_storage",
+        const OP: &str = "from_storage";
+        check_shape(OP, layout.shape(), std::mem::size_of::<E>())?;
+        match layout.checked_storage_extent() {
+            Some(extent) if extent <= storage.len() => Ok(Tensor { storage, layout }),
+            extent => Err(TensorError::invalid(
+                OP,
                 format!(
-                    "layout {:?} reaches index {} but the storage holds {} elements",
-                    layout,
-                    layout.storage_extent(),
+                    "layout {layout:?} reaches index {} but the storage holds {} elements",
+                    extent.map_or("past usize::MAX".to_string(), |e| e.to_string()),
                     storage.len()
                 ),
-            ));
+            )),
         }
-        Ok(Tensor { storage, layout })
     }
 
     /// A tensor of rank 0 holding one value.
@@ -80,14 +80,42 @@ impl<E: Float> Tensor<E> {
         Self::from_contiguous(vec![value], &[])
     }
 
-    /// Every element `value`.
-    pub fn full(shape: &[usize], value: E) -> Self {
-        Self::from_contiguous(vec![value; crate::layout::numel(shape)], shape)
+    /// The element count of `shape`; panics with the [`TensorError::ShapeOverflow`] message
+    /// if it is too large (the documented panic of the infallible constructors).
+    fn expect_shape(op: &'static str, shape: &[usize]) -> usize {
+        check_shape(op, shape, std::mem::size_of::<E>()).unwrap_or_else(|error| panic!("{error}"))
     }
 
-    /// Every element 0.
+    /// An empty buffer with room for the elements of `shape`, and their count; a shape too
+    /// large to exist or memory the allocator refuses is an error, not a panic or an abort.
+    fn try_buffer(op: &'static str, shape: &[usize]) -> Result<(Vec<E>, usize)> {
+        let count = check_shape(op, shape, std::mem::size_of::<E>())?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(count)
+            .map_err(|_| TensorError::OutOfMemory {
+                op,
+                shape: shape.to_vec(),
+                bytes: count * std::mem::size_of::<E>(),
+            })?;
+        Ok((data, count))
+    }
+
+    /// Every element `value`.
+    ///
+    /// # Panics
+    /// If `shape` has more elements than can exist (their bytes overflow `isize::MAX`); and,
+    /// like `vec!`, it aborts if the allocator cannot provide the memory.
+    /// [`Tensor::try_full`] returns both as errors.
+    pub fn full(shape: &[usize], value: E) -> Self {
+        let count = Self::expect_shape("full", shape);
+        Self::from_contiguous(vec![value; count], shape)
+    }
+
+    /// Every element 0. Panics or aborts as [`Tensor::full`] does; [`Tensor::try_zeros`]
+    /// does not.
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, E::ZERO)
+        let count = Self::expect_shape("zeros", shape);
+        Self::from_contiguous(vec![E::ZERO; count], shape)
     }
 
     /// Every element `value`, created on `device` (on a GPU by a fill kernel, no host copy).
@@ -101,7 +129,7 @@ impl<E: Float> Tensor<E> {
     /// ```
     pub fn full_on(shape: &[usize], value: E, device: Device) -> Result<Self> {
         match device {
-            Device::Cpu => Ok(Self::full(shape, value)),
+            Device::Cpu => Self::try_full(shape, value),
             #[cfg(feature = "cuda")]
             Device::Cuda(ordinal) => crate::cuda::ops::elementwise::full(shape, value, ordinal),
             #[cfg(not(feature = "cuda"))]
@@ -117,16 +145,53 @@ impl<E: Float> Tensor<E> {
         Self::full_on(shape, E::ZERO, device)
     }
 
-    /// Every element 1.
+    /// Every element 1. Panics or aborts as [`Tensor::full`] does; [`Tensor::try_ones`] does
+    /// not.
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, E::ONE)
+        let count = Self::expect_shape("ones", shape);
+        Self::from_contiguous(vec![E::ONE; count], shape)
+    }
+
+    /// [`Tensor::full`] that returns a shape too large to exist
+    /// ([`TensorError::ShapeOverflow`]) or a failed allocation ([`TensorError::OutOfMemory`])
+    /// as an error, for shapes that come from outside (a file, a user).
+    ///
+    /// ```
+    /// use unravel_tensor::{Tensor, TensorError};
+    /// assert_eq!(Tensor::<f32>::try_full(&[2, 2], 0.5)?.to_vec(), vec![0.5; 4]);
+    /// // 2^80 elements cannot exist; 2^60 f32 (4 EiB) can be asked for, but not allocated.
+    /// let too_many = Tensor::<f32>::try_full(&[1 << 40, 1 << 40], 0.5).unwrap_err();
+    /// assert!(matches!(too_many, TensorError::ShapeOverflow { op: "full", .. }));
+    /// let too_big = Tensor::<f32>::try_full(&[1 << 30, 1 << 30], 0.5).unwrap_err();
+    /// assert!(matches!(too_big, TensorError::OutOfMemory { op: "full", bytes, .. } if bytes == 1 << 62));
+    /// # Ok::<(), TensorError>(())
+    /// ```
+    pub fn try_full(shape: &[usize], value: E) -> Result<Self> {
+        Self::try_filled("full", shape, value)
+    }
+
+    /// [`Tensor::zeros`], with the errors of [`Tensor::try_full`].
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        Self::try_filled("zeros", shape, E::ZERO)
+    }
+
+    /// [`Tensor::ones`], with the errors of [`Tensor::try_full`].
+    pub fn try_ones(shape: &[usize]) -> Result<Self> {
+        Self::try_filled("ones", shape, E::ONE)
+    }
+
+    fn try_filled(op: &'static str, shape: &[usize], value: E) -> Result<Self> {
+        let (mut data, count) = Self::try_buffer(op, shape)?;
+        data.resize(count, value);
+        Ok(Self::from_contiguous(data, shape))
     }
 
     /// `start, start + step, …` while below `end` (above it for a negative step), as a 1-D tensor.
     pub fn arange(start: E, end: E, step: E) -> Result<Self> {
+        const OP: &str = "arange";
         if step == E::ZERO || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(TensorError::invalid(
-                "arange",
+                OP,
                 format!(
                     "start {start}, end {end}, step {step}: need finite values and a non-zero step"
                 ),
@@ -135,33 +200,51 @@ impl<E: Float> Tensor<E> {
         let count = ((end - start) / step).to_f64().ceil().max(0.0);
         if count > (isize::MAX as usize / std::mem::size_of::<E>()) as f64 {
             return Err(TensorError::invalid(
-                "arange",
+                OP,
                 format!(
                     "start {start}, end {end}, step {step}: {count} elements cannot be allocated"
                 ),
             ));
         }
-        let count = count as usize;
-        let data: Vec<E> = (0..count)
-            .map(|i| start + step * E::from_usize(i))
-            .collect();
+        let (mut data, count) = Self::try_buffer(OP, &[count as usize])?;
+        data.extend((0..count).map(|i| start + step * E::from_usize(i)));
         Ok(Self::from_contiguous(data, &[count]))
     }
 
-    /// Samples of N(mean, std²), drawn in row-major order from `rng`.
+    /// Samples of N(mean, std²), drawn in row-major order from `rng`. Panics or aborts as
+    /// [`Tensor::full`] does; [`Tensor::try_randn`] does not.
     pub fn randn(shape: &[usize], mean: f64, std: f64, rng: &mut Rng) -> Self {
-        let data = (0..crate::layout::numel(shape))
+        let count = Self::expect_shape("randn", shape);
+        let data = (0..count)
             .map(|_| E::from_f64(mean + std * rng.normal()))
             .collect();
         Self::from_contiguous(data, shape)
     }
 
-    /// Samples of U[low, high), drawn in row-major order from `rng`.
+    /// [`Tensor::randn`], with the errors of [`Tensor::try_full`] (`rng` is not advanced when
+    /// it fails).
+    pub fn try_randn(shape: &[usize], mean: f64, std: f64, rng: &mut Rng) -> Result<Self> {
+        let (mut data, count) = Self::try_buffer("randn", shape)?;
+        data.extend((0..count).map(|_| E::from_f64(mean + std * rng.normal())));
+        Ok(Self::from_contiguous(data, shape))
+    }
+
+    /// Samples of U[low, high), drawn in row-major order from `rng`. Panics or aborts as
+    /// [`Tensor::full`] does; [`Tensor::try_rand_uniform`] does not.
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut Rng) -> Self {
-        let data = (0..crate::layout::numel(shape))
+        let count = Self::expect_shape("rand_uniform", shape);
+        let data = (0..count)
             .map(|_| E::from_f64(rng.uniform(low, high)))
             .collect();
         Self::from_contiguous(data, shape)
+    }
+
+    /// [`Tensor::rand_uniform`], with the errors of [`Tensor::try_full`] (`rng` is not
+    /// advanced when it fails).
+    pub fn try_rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut Rng) -> Result<Self> {
+        let (mut data, count) = Self::try_buffer("rand_uniform", shape)?;
+        data.extend((0..count).map(|_| E::from_f64(rng.uniform(low, high))));
+        Ok(Self::from_contiguous(data, shape))
     }
 
     // ---- accessors ----------------------------------------------------------------------

@@ -2,13 +2,14 @@
 //! cannot be reinterpreted, which copies, as in PyTorch).
 
 use crate::error::{Result, TensorError};
-use crate::layout::{check_axis, numel};
+use crate::layout::{check_axis, check_shape};
 use crate::{Float, Tensor};
 
 impl<E: Float> Tensor<E> {
     /// The same elements in a new shape, row-major. A view when the layout allows one.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        if numel(shape) != self.numel() {
+        // A shape whose element count overflows could wrap around to ours.
+        if check_shape("reshape", shape, std::mem::size_of::<E>())? != self.numel() {
             return Err(TensorError::ShapeMismatch {
                 op: "reshape",
                 lhs: self.shape().to_vec(),
@@ -76,6 +77,7 @@ impl<E: Float> Tensor<E> {
 
     /// Broadcast to `shape` with NumPy rules (repeated elements share storage).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        check_shape("broadcast_to", shape, std::mem::size_of::<E>())?;
         Ok(self.with_layout(self.layout().broadcast_to(shape)?))
     }
 

@@ -83,7 +83,7 @@ fn from_vec_checks_the_element_count() {
     );
     assert!(matches!(
         Tensor::<f32>::from_vec(vec![], &[usize::MAX, 2]),
-        Err(TensorError::InvalidArgument { op: "from_vec", .. })
+        Err(TensorError::ShapeOverflow { op: "from_vec", .. })
     ));
     assert_eq!(
         Tensor::<f64>::from_vec(vec![], &[0, 4]).unwrap().shape(),

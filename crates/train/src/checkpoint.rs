@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use unravel_resnet::nn::Module;
 use unravel_resnet::sgd::{Sgd, SgdConfig};
 use unravel_resnet::weights::{
-    load_state, serialize_state, write_atomically, SafetensorsFile, MOMENTUM_PREFIX, SGD_METADATA,
+    load_state, momentum_buffers, serialize_state, write_atomically, SafetensorsFile,
+    MOMENTUM_PREFIX, SGD_METADATA,
 };
 use unravel_tensor::Float;
 
@@ -129,12 +130,22 @@ pub fn load<E: Float>(
     model: &mut dyn Module<E>,
     optimizer: &mut Sgd<E>,
 ) -> Result<(TrainConfig, Progress)> {
-    let file = SafetensorsFile::open(path)?;
+    load_file(&SafetensorsFile::open(path)?, model, optimizer)
+}
+
+/// [`load`] from an already decoded file ([`SafetensorsFile::from_bytes`]). Everything is
+/// checked before `model` and `optimizer` are changed.
+pub fn load_file<E: Float>(
+    file: &SafetensorsFile,
+    model: &mut dyn Module<E>,
+    optimizer: &mut Sgd<E>,
+) -> Result<(TrainConfig, Progress)> {
+    let path = &file.path;
     let missing = |key: &str| TrainError::Checkpoint {
         path: path.to_path_buf(),
         message: format!("not a training checkpoint: no `{key}` metadata"),
     };
-    let config = read_config(&file)?.ok_or_else(|| missing(CONFIG_METADATA))?;
+    let config = read_config(file)?.ok_or_else(|| missing(CONFIG_METADATA))?;
     let progress: Progress = serde_json::from_str(
         file.metadata
             .get(PROGRESS_METADATA)
@@ -147,17 +158,11 @@ pub fn load<E: Float>(
             .ok_or_else(|| missing(SGD_METADATA))?,
     )
     .map_err(|e| json_error(path, "SGD", e))?;
-    load_state(model, &file, true, &|name| {
+    let momentum_buffers = momentum_buffers(file)?;
+    load_state(model, file, true, &|name| {
         !name.starts_with(MOMENTUM_PREFIX)
     })?;
     optimizer.config = sgd;
-    optimizer.momentum_buffers.clear();
-    for name in file.tensors.keys() {
-        if let Some(parameter) = name.strip_prefix(MOMENTUM_PREFIX) {
-            optimizer
-                .momentum_buffers
-                .insert(parameter.to_string(), file.tensor(name)?);
-        }
-    }
+    optimizer.momentum_buffers = momentum_buffers;
     Ok((config, progress))
 }

@@ -13,179 +13,22 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
+use safetensors::{Dtype, SafeTensorError, View};
 use unravel_tensor::{Float, Tensor};
 
 use crate::error::{ResnetError, Result, ShapeMismatch};
 use crate::nn::{Module, StateMut, StateRef};
 use crate::sgd::{Sgd, SgdConfig};
 
+mod file;
+
+use file::file_error;
+pub use file::{SafetensorsFile, StoredData, StoredTensor, MAX_HEADER_BYTES};
+
 /// Prefix of the optimizer's momentum buffers in a checkpoint.
 pub const MOMENTUM_PREFIX: &str = "sgd.momentum_buffer.";
 /// Metadata key of the optimizer's configuration (JSON) in a checkpoint.
 pub const SGD_METADATA: &str = "sgd";
-
-/// The values of one stored tensor.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoredData {
-    Float(Vec<f64>),
-    Int(Vec<i64>),
-}
-
-/// One tensor of a safetensors file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredTensor {
-    pub dtype: Dtype,
-    pub shape: Vec<usize>,
-    /// Byte offset of the tensor's data in the file.
-    pub offset: u64,
-    pub data: StoredData,
-}
-
-/// A whole safetensors file, decoded (F32, F64 and I64 tensors; other dtypes are an error
-/// naming the tensor and its byte offset).
-#[derive(Debug, Clone)]
-pub struct SafetensorsFile {
-    pub path: PathBuf,
-    pub tensors: BTreeMap<String, StoredTensor>,
-    /// The `__metadata__` map.
-    pub metadata: HashMap<String, String>,
-}
-
-fn file_error(path: &Path, offset: Option<u64>, message: impl Into<String>) -> ResnetError {
-    ResnetError::File {
-        path: path.to_path_buf(),
-        offset,
-        message: message.into(),
-    }
-}
-
-fn describe(error: &SafeTensorError) -> (Option<u64>, String) {
-    let offset = match error {
-        SafeTensorError::HeaderTooSmall | SafeTensorError::HeaderTooLarge => Some(0),
-        SafeTensorError::InvalidHeaderLength => Some(0),
-        SafeTensorError::InvalidHeader(_) | SafeTensorError::InvalidHeaderDeserialization(_) => {
-            Some(8)
-        }
-        _ => None,
-    };
-    (offset, format!("not a valid safetensors file: {error}"))
-}
-
-impl SafetensorsFile {
-    /// Reads and decodes `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ResnetError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(path, &bytes)
-    }
-
-    /// Decodes the bytes of a safetensors file (`path` names it in errors).
-    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| {
-            let (offset, message) = describe(&e);
-            file_error(path, offset, message)
-        })?;
-        let file = SafeTensors::deserialize(bytes).map_err(|e| {
-            let (offset, message) = describe(&e);
-            file_error(path, offset, message)
-        })?;
-        let data_start = 8 + header_len as u64;
-        let mut tensors = BTreeMap::new();
-        for (name, view) in file.iter() {
-            let offset = metadata
-                .info(name)
-                .map(|info| data_start + info.data_offsets.0 as u64)
-                .unwrap_or(data_start);
-            let raw = view.data();
-            let data = match view.dtype() {
-                Dtype::F32 => StoredData::Float(
-                    raw.chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                        .collect(),
-                ),
-                Dtype::F64 => StoredData::Float(
-                    raw.chunks_exact(8)
-                        .map(|c| {
-                            f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                        })
-                        .collect(),
-                ),
-                Dtype::I64 => StoredData::Int(
-                    raw.chunks_exact(8)
-                        .map(|c| {
-                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                        })
-                        .collect(),
-                ),
-                other => {
-                    return Err(file_error(
-                        path,
-                        Some(offset),
-                        format!(
-                            "tensor `{name}` has dtype {other:?}; only F32, F64 and I64 are read"
-                        ),
-                    ))
-                }
-            };
-            tensors.insert(
-                name.to_string(),
-                StoredTensor {
-                    dtype: view.dtype(),
-                    shape: view.shape().to_vec(),
-                    offset,
-                    data,
-                },
-            );
-        }
-        Ok(SafetensorsFile {
-            path: path.to_path_buf(),
-            tensors,
-            metadata: metadata.metadata().clone().unwrap_or_default(),
-        })
-    }
-
-    fn entry(&self, name: &str) -> Result<&StoredTensor> {
-        self.tensors
-            .get(name)
-            .ok_or_else(|| file_error(&self.path, None, format!("no tensor named `{name}`")))
-    }
-
-    /// Floating-point tensor `name`, converted to `E`.
-    pub fn tensor<E: Float>(&self, name: &str) -> Result<Tensor<E>> {
-        let entry = self.entry(name)?;
-        match &entry.data {
-            StoredData::Float(values) => Ok(Tensor::from_vec(
-                values.iter().map(|&v| E::from_f64(v)).collect(),
-                &entry.shape,
-            )?),
-            StoredData::Int(_) => Err(file_error(
-                &self.path,
-                Some(entry.offset),
-                format!(
-                    "tensor `{name}` is {:?}, expected a floating-point tensor",
-                    entry.dtype
-                ),
-            )),
-        }
-    }
-
-    /// Integer tensor `name` (I64), flattened.
-    pub fn int64(&self, name: &str) -> Result<Vec<i64>> {
-        let entry = self.entry(name)?;
-        match &entry.data {
-            StoredData::Int(values) => Ok(values.clone()),
-            StoredData::Float(_) => Err(file_error(
-                &self.path,
-                Some(entry.offset),
-                format!("tensor `{name}` is {:?}, expected I64", entry.dtype),
-            )),
-        }
-    }
-}
 
 /// What a (non-strict) load did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -344,27 +187,52 @@ pub fn load_checkpoint<E: Float>(
     strict: bool,
 ) -> Result<LoadReport> {
     let file = SafetensorsFile::open(path)?;
-    let report = load_state(model, &file, strict, &|name| {
+    load_checkpoint_file(model, optimizer, &file, strict)
+}
+
+/// [`load_checkpoint`] from an already decoded file ([`SafetensorsFile::from_bytes`]). Nothing
+/// is changed unless the whole checkpoint is valid: the optimizer's configuration and momentum
+/// buffers are decoded before the model is loaded.
+pub fn load_checkpoint_file<E: Float>(
+    model: &mut dyn Module<E>,
+    optimizer: &mut Sgd<E>,
+    file: &SafetensorsFile,
+    strict: bool,
+) -> Result<LoadReport> {
+    let config = file
+        .metadata
+        .get(SGD_METADATA)
+        .map(|text| {
+            serde_json::from_str::<SgdConfig>(text).map_err(|e| {
+                file_error(
+                    &file.path,
+                    Some(8),
+                    format!("metadata `{SGD_METADATA}`: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let momentum_buffers = momentum_buffers(file)?;
+    let report = load_state(model, file, strict, &|name| {
         !name.starts_with(MOMENTUM_PREFIX)
     })?;
-    if let Some(text) = file.metadata.get(SGD_METADATA) {
-        optimizer.config = serde_json::from_str::<SgdConfig>(text).map_err(|e| {
-            file_error(
-                &file.path,
-                Some(8),
-                format!("metadata `{SGD_METADATA}`: {e}"),
-            )
-        })?;
+    if let Some(config) = config {
+        optimizer.config = config;
     }
-    optimizer.momentum_buffers.clear();
-    for name in file.tensors.keys() {
-        if let Some(parameter) = name.strip_prefix(MOMENTUM_PREFIX) {
-            optimizer
-                .momentum_buffers
-                .insert(parameter.to_string(), file.tensor(name)?);
-        }
-    }
+    optimizer.momentum_buffers = momentum_buffers;
     Ok(report)
+}
+
+/// The optimizer's momentum buffers stored in `file` (under [`MOMENTUM_PREFIX`]), by
+/// parameter name.
+pub fn momentum_buffers<E: Float>(file: &SafetensorsFile) -> Result<BTreeMap<String, Tensor<E>>> {
+    file.tensors
+        .keys()
+        .filter_map(|name| {
+            name.strip_prefix(MOMENTUM_PREFIX)
+                .map(|parameter| Ok((parameter.to_string(), file.tensor(name)?)))
+        })
+        .collect()
 }
 
 /// A tensor ready to be written.
