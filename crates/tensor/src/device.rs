@@ -51,4 +51,29 @@ impl Device {
             })
         }
     }
+
+    /// Waits until every operation queued on this device has finished, and reports an
+    /// asynchronous kernel fault if one happened. Returns at once on the CPU (its ops are
+    /// synchronous). Benchmarks call it before reading the clock: GPU launches return before
+    /// the kernels run.
+    ///
+    /// ```
+    /// use unravel_tensor::Device;
+    /// Device::Cpu.synchronize()?;
+    /// # Ok::<(), unravel_tensor::TensorError>(())
+    /// ```
+    pub fn synchronize(&self) -> crate::Result<()> {
+        match *self {
+            Device::Cpu => Ok(()),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ordinal) => {
+                crate::cuda::device(ordinal)?.synchronize("Device::synchronize")
+            }
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(crate::TensorError::Cuda {
+                op: "Device::synchronize",
+                message: "unravel-tensor was built without the `cuda` feature".into(),
+            }),
+        }
+    }
 }
