@@ -9,62 +9,13 @@
 //! These tests need a GPU; without one each prints that it was skipped and passes.
 #![cfg(feature = "cuda")]
 
-use unravel_tensor::cuda::ops::elementwise::full;
 use unravel_tensor::ops::batch_norm::{batch_norm_eval_backward, update_running_statistics};
 use unravel_tensor::ops::pool::{avg_pool2d, avg_pool2d_backward, Pool2dParams};
 use unravel_tensor::ops::sgd::{sgd_momentum_step, SgdParams};
-use unravel_tensor::{Device, Rng, Tensor};
+use unravel_tensor::{Rng, Tensor};
 
-/// The GPU, or `None` after printing why the test is skipped.
-fn gpu(test: &str) -> Option<Device> {
-    match Device::cuda(0) {
-        Ok(device) => Some(device),
-        Err(error) => {
-            eprintln!("{test}: skipped (no GPU: {error})");
-            None
-        }
-    }
-}
-
-/// Fills 64 MiB of the pool with NaN and frees it, so the next allocations reuse poison.
-fn poison() {
-    let _ = full::<f32>(&[16 << 20], f32::NAN, 0);
-}
-
-fn random(shape: &[usize], rng: &mut Rng) -> Tensor<f32> {
-    Tensor::randn(shape, 0.0, 1.0, rng)
-}
-
-fn on(device: Device, x: &Tensor<f32>) -> Tensor<f32> {
-    x.to_device(device).expect("upload")
-}
-
-/// max |gpu − cpu| / max(max |cpu|, 1e-30) ≤ tolerance, shapes equal, result on the GPU, no
-/// NaN the CPU does not have.
-#[track_caller]
-fn assert_close(what: &str, gpu: &Tensor<f32>, cpu: &Tensor<f32>, tolerance: f64) {
-    assert_eq!(gpu.shape(), cpu.shape(), "{what}: shapes");
-    assert!(
-        matches!(gpu.device(), Device::Cuda(_)),
-        "{what}: result left the GPU"
-    );
-    let (g, c) = (gpu.try_to_vec().expect("download"), cpu.to_vec());
-    let scale = c.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
-    let mut worst = 0f64;
-    for (i, (a, b)) in g.iter().zip(&c).enumerate() {
-        assert!(
-            !a.is_nan() || b.is_nan(),
-            "{what}: element {i} is NaN (unwritten?), CPU has {b}"
-        );
-        worst = worst.max((*a as f64 - *b as f64).abs() / scale);
-    }
-    assert!(
-        worst <= tolerance,
-        "{what}: relative error {worst:e} > {tolerance:e}"
-    );
-}
-
-const F32: f64 = 1e-5;
+mod cuda_common;
+use cuda_common::{assert_close, gpu, on, poison, random, F32};
 
 #[test]
 fn pad_concat_and_slice_scatter() {

@@ -2,8 +2,11 @@
 //! channel, the normalising pass (optionally fused with ReLU), the backward passes (training
 //! and evaluation mode) and the running-statistics update.
 
+use std::sync::Arc;
+
 use crate::cuda::kernels::BATCH_NORM;
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
+use crate::cuda::CudaDevice;
 use crate::error::Result;
 use crate::ops::batch_norm::{BatchNormGrads, BatchNormTrain};
 use crate::{Float, Tensor};
@@ -157,6 +160,44 @@ fn inverse_std<E: Float>(
     Ok(invstd.into_tensor(&[channels]))
 }
 
+/// The per-channel sums of both backward passes, `(dγ, dβ) = (Σ dy·x̂, Σ dy)` with
+/// `x̂ = (x − mean)·invstd`, one block per channel (`bn_backward_reduce_f32`); `x`, `dy`:
+/// contiguous `[N, C, S]`, `mean`, `invstd`: contiguous `[C]`.
+fn channel_gradient_sums<E: Float>(
+    op: &'static str,
+    device: &Arc<CudaDevice>,
+    x: &Tensor<E>,
+    dy: &Tensor<E>,
+    mean: &Tensor<E>,
+    invstd: &Tensor<E>,
+    (batch, channels, spatial): Channels,
+) -> Result<(Tensor<E>, Tensor<E>)> {
+    let mut dgamma = Output::<E>::new(op, device, channels)?;
+    let mut dbeta = Output::<E>::new(op, device, channels)?;
+    let (x_view, dy_view) = (launch::dense_view(op, x)?, launch::dense_view(op, dy)?);
+    let (mean_view, invstd_view) = (
+        launch::dense_view(op, mean)?,
+        launch::dense_view(op, invstd)?,
+    );
+    let (n, c, plane, relu) = (
+        as_i32(op, batch)?,
+        as_i32(op, channels)?,
+        as_i64(spatial),
+        0i32,
+    );
+    {
+        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
+        // `y` is only read when `relu` = 1; x stands in for it here.
+        // grid: [C], block: [256]; dgamma, dbeta: [C]
+        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
+            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
+    }
+    Ok((
+        dgamma.into_tensor(&[channels]),
+        dbeta.into_tensor(&[channels]),
+    ))
+}
+
 /// Training-mode backward: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·invstd/M·(M·dy − dβ − x̂·dγ).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn train_backward<E: Float>(
@@ -175,30 +216,14 @@ pub(crate) fn train_backward<E: Float>(
     let mean = super::elementwise::contiguous(op, mean)?;
     let invstd = super::elementwise::contiguous(op, inverse_std)?;
     let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
-    let mut dgamma = Output::<E>::new(op, &device, channels)?;
-    let mut dbeta = Output::<E>::new(op, &device, channels)?;
+    let (grad_weight, grad_bias) =
+        channel_gradient_sums(op, &device, &x, &dy, &mean, &invstd, layout)?;
     let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
     let (mean_view, invstd_view) = (
         launch::dense_view(op, &mean)?,
         launch::dense_view(op, &invstd)?,
     );
-    let (n, c, plane, relu) = (
-        as_i32(op, batch)?,
-        as_i32(op, channels)?,
-        as_i64(spatial),
-        0i32,
-    );
-    {
-        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
-        // `y` is only read when `relu` = 1; x stands in for it here.
-        // grid: [C], block: [256]; dgamma, dbeta: [C]
-        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
-            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
-    }
-    let (grad_weight, grad_bias) = (
-        dgamma.into_tensor(&[channels]),
-        dbeta.into_tensor(&[channels]),
-    );
+    let (c, plane, relu) = (as_i32(op, channels)?, as_i64(spatial), 0i32);
     let total = x.numel();
     let mut dx = Output::<E>::new(op, &device, total)?;
     if total > 0 {
@@ -235,33 +260,17 @@ pub(crate) fn eval_backward<E: Float>(
     layout: Channels,
 ) -> Result<BatchNormGrads<E>> {
     let device = common_device(op, &[grad_output, input, running_mean, running_var])?;
-    let (batch, channels, spatial) = layout;
+    let (_, channels, spatial) = layout;
     let dy = super::elementwise::contiguous(op, grad_output)?;
     let x = super::elementwise::contiguous(op, input)?;
     let mean = super::elementwise::contiguous(op, running_mean)?;
     let invstd = inverse_std(op, running_var, eps, channels)?;
     let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
-    let mut dgamma = Output::<E>::new(op, &device, channels)?;
-    let mut dbeta = Output::<E>::new(op, &device, channels)?;
-    let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
-    let (mean_view, invstd_view) = (
-        launch::dense_view(op, &mean)?,
-        launch::dense_view(op, &invstd)?,
-    );
-    let (n, c, plane, relu) = (
-        as_i32(op, batch)?,
-        as_i32(op, channels)?,
-        as_i64(spatial),
-        0i32,
-    );
-    {
-        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
-        // The same sums as training mode, with the running statistics; `y` (read only when
-        // `relu` = 1) is stood in for by x.
-        // grid: [C], block: [256]; dgamma, dbeta: [C]
-        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
-            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
-    }
+    let (grad_weight, grad_bias) =
+        channel_gradient_sums(op, &device, &x, &dy, &mean, &invstd, layout)?;
+    let dy_view = launch::dense_view(op, &dy)?;
+    let invstd_view = launch::dense_view(op, &invstd)?;
+    let (c, plane) = (as_i32(op, channels)?, as_i64(spatial));
     let total = x.numel();
     let mut dx = Output::<E>::new(op, &device, total)?;
     if total > 0 {
@@ -274,8 +283,8 @@ pub(crate) fn eval_backward<E: Float>(
     }
     Ok(BatchNormGrads {
         grad_input: dx.into_tensor(x.shape()),
-        grad_weight: dgamma.into_tensor(&[channels]),
-        grad_bias: dbeta.into_tensor(&[channels]),
+        grad_weight,
+        grad_bias,
     })
 }
 
