@@ -4,26 +4,11 @@
 //! /usr/share/datasets/fashion-mnist/ does not exist.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const DATA: &str = "/usr/share/datasets/fashion-mnist/";
 
-fn unravel(arguments: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_unravel"))
-        .args(arguments)
-        .output()
-        .expect("the unravel binary runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn last_json(stdout: &str) -> serde_json::Value {
-    let line = stdout.lines().last().expect("some output");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
-}
+mod common;
+use common::{last_json, unravel};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("unravel-{name}-{}", std::process::id()));
