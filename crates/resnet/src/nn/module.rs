@@ -129,8 +129,18 @@ pub trait Module<E: Float> {
         Vec::new()
     }
 
+    /// Like [`Module::children_mut`], read-only.
+    fn children(&self) -> Vec<&dyn Module<E>> {
+        Vec::new()
+    }
+
     /// This module as a residual block, if it is one (for lesion and path experiments).
     fn as_residual_block_mut(&mut self) -> Option<&mut crate::block::ResidualBlock<E>> {
+        None
+    }
+
+    /// Like [`Module::as_residual_block_mut`], read-only.
+    fn as_residual_block(&self) -> Option<&crate::block::ResidualBlock<E>> {
         None
     }
 }
