@@ -8,7 +8,7 @@
 use cudarc::driver::DeviceRepr;
 
 use super::matmul::{gemm, GemmArgs, GemmPrecision};
-use crate::cuda::kernels::CONV;
+use crate::cuda::kernels::{ADD_CHANNEL_BIAS, COL2IM, IM2COL};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
 use crate::error::{Result, TensorError};
 use crate::ops::conv::ConvShape;
@@ -79,9 +79,9 @@ fn im2col<E: Float>(op: &'static str, x: &Tensor<E>, shape: &ConvShape) -> Resul
         let g = geometry(op, shape)?;
         let x_view = launch::dense_view(op, &x)?;
         let count = as_i64(total);
-        let mut cols_view = cols.view_mut(op)?;
+        let mut cols_view = cols.view_mut();
         // grid: [ceil(N·C·kh·kw·oh·ow/256)], block: [256]; cols: [N, C·kh·kw, oh·ow]
-        launch!(op, device, CONV, "im2col_f32", launch::linear(total); &x_view, &mut cols_view, &count, &g)?;
+        launch!(op, device, IM2COL, E, launch::linear(total); &x_view, &mut cols_view, &count, &g)?;
     }
     Ok(cols.into_tensor(&cols_shape))
 }
@@ -115,12 +115,12 @@ pub(crate) fn conv2d<E: Float>(
             a_batch: 0,
             b_batch: as_i64(rows * positions),
             c_batch: as_i64(shape.out_channels * positions),
-            alpha: 1.0,
-            beta: 0.0,
+            alpha: E::ONE,
+            beta: E::ZERO,
         };
         let w_view = launch::dense_view(op, &weight)?;
         let cols_view = launch::dense_view(op, &cols)?;
-        let mut y_view = out.view_mut(op)?;
+        let mut y_view = out.view_mut();
         // Y_n: [C_out, oh·ow] = W: [C_out, C·kh·kw] · cols_n: [C·kh·kw, oh·ow], n < N
         gemm(
             op,
@@ -130,7 +130,7 @@ pub(crate) fn conv2d<E: Float>(
             &mut y_view,
             args,
             shape.batch,
-            GemmPrecision::F32,
+            GemmPrecision::Exact,
         )?;
         if let Some(bias) = bias {
             let bias = super::elementwise::contiguous(op, bias)?;
@@ -141,7 +141,7 @@ pub(crate) fn conv2d<E: Float>(
                 as_i64(positions),
             );
             // grid: [ceil(N·C_out·oh·ow/256)], block: [256]; y: [N, C_out, oh·ow] (in place)
-            launch!(op, device, CONV, "add_channel_bias_f32", launch::linear(total);
+            launch!(op, device, ADD_CHANNEL_BIAS, E, launch::linear(total);
                 &mut y_view, &bias_view, &count, &channels, &plane)?;
         }
     }
@@ -176,12 +176,12 @@ pub(crate) fn backward_input<E: Float>(
             a_batch: 0,
             b_batch: as_i64(shape.out_channels * positions),
             c_batch: as_i64(rows * positions),
-            alpha: 1.0,
-            beta: 0.0,
+            alpha: E::ONE,
+            beta: E::ZERO,
         };
         let w_view = launch::dense_view(op, &weight)?;
         let dy_view = launch::dense_view(op, &dy)?;
-        let mut dcols_view = dcols.view_mut(op)?;
+        let mut dcols_view = dcols.view_mut();
         // dcols_n: [C·kh·kw, oh·ow] = Wᵀ: [C·kh·kw, C_out] · dY_n: [C_out, oh·ow], n < N
         gemm(
             op,
@@ -191,7 +191,7 @@ pub(crate) fn backward_input<E: Float>(
             &mut dcols_view,
             args,
             shape.batch,
-            GemmPrecision::F32,
+            GemmPrecision::Exact,
         )?;
     }
     let dcols = dcols.into_tensor(&[shape.batch, rows, positions]);
@@ -202,9 +202,9 @@ pub(crate) fn backward_input<E: Float>(
         let g = geometry(op, shape)?;
         let dcols_view = launch::dense_view(op, &dcols)?;
         let count = as_i64(total);
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-        launch!(op, device, CONV, "col2im_f32", launch::linear(total); &dcols_view, &mut dx_view, &count, &g)?;
+        launch!(op, device, COL2IM, E, launch::linear(total); &dcols_view, &mut dx_view, &count, &g)?;
     }
     Ok(dx.into_tensor(&in_shape))
 }
@@ -228,7 +228,7 @@ pub(crate) fn backward_weight<E: Float>(
     if total > 0 {
         let dy_view = launch::dense_view(op, &dy)?;
         let cols_view = launch::dense_view(op, &cols)?;
-        let mut dw_view = dw.view_mut(op)?;
+        let mut dw_view = dw.view_mut();
         for image in 0..shape.batch.max(1) {
             let args = GemmArgs {
                 m: as_i32(op, shape.out_channels)?,
@@ -242,8 +242,8 @@ pub(crate) fn backward_weight<E: Float>(
                 a_batch: 0,
                 b_batch: 0,
                 c_batch: 0,
-                alpha: 1.0,
-                beta: if image == 0 { 0.0 } else { 1.0 },
+                alpha: E::ONE,
+                beta: if image == 0 { E::ZERO } else { E::ONE },
             };
             let n = image.min(shape.batch.saturating_sub(1));
             let a = dy_view.slice(n * shape.out_channels * positions..);
@@ -257,7 +257,7 @@ pub(crate) fn backward_weight<E: Float>(
                 &mut dw_view,
                 args,
                 1,
-                GemmPrecision::F32,
+                GemmPrecision::Exact,
             )?;
         }
     }
