@@ -106,7 +106,8 @@ fn parity_passes_on_a_fixture_and_fails_on_a_corrupted_one() {
 #[test]
 fn inputs_and_widths_too_large_for_memory_are_errors_not_aborts() {
     // `--input` of 3·2^50 values (12 PB): an allocation the system refuses. 2^96 values: a
-    // shape that cannot exist. `--widths` of 2^20: a network of 36 TB.
+    // shape that cannot exist. `--widths` of 2^20: a network of 36 TB. GEMM operands of
+    // 1.6·10^19 values.
     let cases: &[(&[&str], &str)] = &[
         (
             &["forward", "resnet20", "--input", "1073741824x3x1024x1024"],
@@ -140,6 +141,10 @@ fn inputs_and_widths_too_large_for_memory_are_errors_not_aborts() {
                 "4294967296x3x4294967296x4294967296",
             ],
             "too large",
+        ),
+        (
+            &["bench", "gemm", "--sizes", "4000000000", "--reps", "1"],
+            "cannot be allocated",
         ),
     ];
     for (args, expected) in cases {
