@@ -157,6 +157,49 @@ pub fn check_stored_config(path: &Path, config: &TrainConfig) -> Result<()> {
     Ok(())
 }
 
+/// Checks the [`Progress`] read from `path` against its configuration: the epoch within the
+/// run, no more correct predictions than images, and counters far from overflowing (the rest of
+/// the run adds to them; 2⁶³ steps or images is more than any run counts to).
+fn check_progress(path: &Path, config: &TrainConfig, progress: &Progress) -> Result<()> {
+    let error = |field: &str, message: String| {
+        Err(TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("stored progress, field `{field}`: {message}"),
+        })
+    };
+    if progress.epoch > config.epochs {
+        return error(
+            "epoch",
+            format!(
+                "{} is past the run's {} epochs",
+                progress.epoch, config.epochs
+            ),
+        );
+    }
+    if progress.epoch_correct > progress.epoch_images {
+        return error(
+            "epoch_correct",
+            format!(
+                "{} correct predictions among {} images",
+                progress.epoch_correct, progress.epoch_images
+            ),
+        );
+    }
+    const MAX_COUNT: u64 = 1 << 63;
+    for (field, value) in [
+        ("step", progress.step),
+        ("epoch_images", progress.epoch_images),
+    ] {
+        if value > MAX_COUNT {
+            return error(
+                field,
+                format!("{value} is more than any run counts to (2^63)"),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Loads a checkpoint into `model` and `optimizer` (strictly: every entry must match) and
 /// returns its configuration and progress.
 pub fn load<E: Float>(
@@ -186,6 +229,7 @@ pub fn load_file<E: Float>(
             .ok_or_else(|| missing(PROGRESS_METADATA))?,
     )
     .map_err(|e| json_error(path, "progress", e))?;
+    check_progress(path, &config, &progress)?;
     let sgd: SgdConfig = serde_json::from_str(
         file.metadata
             .get(SGD_METADATA)

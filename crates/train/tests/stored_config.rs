@@ -1,7 +1,8 @@
 //! A training configuration read from a file is checked before anything is built from it: a
 //! checkpoint whose stored `widths` describe a network of terabytes (while its tensors are
 //! those of a tiny one), an unknown `arch` or an out-of-range value is an error naming the file
-//! and the field, from `read_config`, `Trainer::resume` and `checkpoint::load` alike.
+//! and the field, from `read_config`, `Trainer::resume` and `checkpoint::load` alike; so is a
+//! stored progress that no run can reach.
 
 use std::path::Path;
 
@@ -128,6 +129,63 @@ fn other_impossible_stored_configurations_name_their_field() {
     write_checkpoint(&path, &config());
     let file = SafetensorsFile::open(&path).unwrap();
     assert_eq!(checkpoint::read_config(&file).unwrap(), Some(config()));
+}
+
+#[test]
+fn stored_progress_that_no_run_can_reach_names_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(CHECKPOINT_FILE);
+    let model = presets::build::<f32>("resnet20", &config().preset_options(1, 3), 0).unwrap();
+    let optimizer = Sgd::new(config().sgd());
+    let cases = [
+        (
+            Progress {
+                epoch: 3,
+                ..Progress::default()
+            },
+            "`epoch`",
+        ),
+        (
+            Progress {
+                epoch_correct: 5,
+                epoch_images: 4,
+                ..Progress::default()
+            },
+            "`epoch_correct`",
+        ),
+        (
+            Progress {
+                step: u64::MAX,
+                ..Progress::default()
+            },
+            "`step`",
+        ),
+        (
+            Progress {
+                epoch_images: u64::MAX,
+                epoch_correct: 1,
+                ..Progress::default()
+            },
+            "`epoch_images`",
+        ),
+    ];
+    for (progress, field) in cases {
+        checkpoint::save(&path, &model, &optimizer, &config(), &progress).unwrap();
+        let mut into = presets::build::<f32>("resnet20", &config().preset_options(1, 3), 1);
+        let mut sgd = Sgd::new(config().sgd());
+        let error = checkpoint::load(&path, into.as_mut().unwrap(), &mut sgd).unwrap_err();
+        expect_checkpoint_error(error, &path, &["stored progress", field]);
+    }
+    // A progress a run can reach (the end of the last epoch) loads.
+    let done = Progress {
+        epoch: 2,
+        step: 6,
+        ..Progress::default()
+    };
+    checkpoint::save(&path, &model, &optimizer, &config(), &done).unwrap();
+    let mut into = presets::build::<f32>("resnet20", &config().preset_options(1, 3), 1).unwrap();
+    let (_, loaded) = checkpoint::load(&path, &mut into, &mut Sgd::new(config().sgd())).unwrap();
+    assert_eq!(loaded, done);
 }
 
 #[test]
