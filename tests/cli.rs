@@ -119,3 +119,68 @@ fn a_reader_closing_stdout_early_ends_the_program_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(141), "{stderr}");
 }
+
+#[test]
+fn inputs_and_widths_too_large_for_memory_are_errors_not_aborts() {
+    // `--input` of 3·2^50 values (12 PB): an allocation the system refuses. 2^96 values: a
+    // shape that cannot exist. `--widths` of 2^20: a network of 36 TB. GEMM operands of
+    // 1.6·10^19 values.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["forward", "resnet20", "--input", "1073741824x3x1024x1024"],
+            "out of memory",
+        ),
+        (
+            &[
+                "forward",
+                "resnet20",
+                "--input",
+                "4294967296x3x4294967296x4294967296",
+            ],
+            "too large",
+        ),
+        (
+            &[
+                "forward",
+                "resnet20",
+                "--input",
+                "1x3x8x8",
+                "--widths",
+                "1048576,1048576,1048576",
+            ],
+            "parameters",
+        ),
+        (
+            &[
+                "summary",
+                "resnet50",
+                "--input",
+                "4294967296x3x4294967296x4294967296",
+            ],
+            "too large",
+        ),
+        (
+            &["bench", "gemm", "--sizes", "4000000000", "--reps", "1"],
+            "cannot be allocated",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (ok, _, stderr) = unravel(args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("memory allocation"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A summary of a valid but huge input saturates its totals instead of overflowing them.
+    let (ok, stdout, stderr) = unravel(&[
+        "summary",
+        "resnet50",
+        "--input",
+        "1099511627776x3x224x224",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(last_json(&stdout)["mult_adds"], u64::MAX);
+}

@@ -292,3 +292,61 @@ fn degradation_trains_each_network_once_and_refuses_a_changed_recipe() {
     let after = std::fs::read(out.join("resnet20/model.safetensors")).unwrap();
     assert_eq!(weights, after);
 }
+
+#[test]
+fn a_checkpoint_or_flags_describing_a_huge_network_are_refused_before_building() {
+    use unravel_resnet::{presets, sgd::Sgd};
+    use unravel_train::checkpoint::{self, Progress, CHECKPOINT_FILE};
+    use unravel_train::TrainConfig;
+
+    // A tiny network's checkpoint whose stored widths claim 2^20 channels per stage (36 TB).
+    let run = tempfile::tempdir().unwrap();
+    let path = run.path().join(CHECKPOINT_FILE);
+    let built = TrainConfig {
+        widths: Some(vec![2, 2, 2]),
+        ..TrainConfig::default()
+    };
+    let model = presets::build::<f32>("resnet20", &built.preset_options(1, 10), 0).unwrap();
+    let lying = TrainConfig {
+        widths: Some(vec![1 << 20; 3]),
+        ..built.clone()
+    };
+    let optimizer = Sgd::new(built.sgd());
+    checkpoint::save(&path, &model, &optimizer, &lying, &Progress::default()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write_idx(data.path(), 20, 10);
+    let (file, data) = (path.to_str().unwrap(), data.path().to_str().unwrap());
+    let run_dir = run.path().to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["eval", "--weights", file, "--data", data],
+        &["train", "--resume", run_dir, "--data", data],
+    ];
+    for args in cases {
+        let output = unravel(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let message = stderr(&output);
+        for part in [file, "`widths`", "1048576", "parameters"] {
+            assert!(
+                message.contains(part),
+                "{args:?}: `{part}` not in {message}"
+            );
+        }
+    }
+    // The same widths given as flags: a configuration error, not an abort in the allocator.
+    let out = tempfile::tempdir().unwrap();
+    let output = unravel(&[
+        "train",
+        "--widths",
+        "1048576,1048576,1048576",
+        "--data",
+        data,
+        "--out",
+        out.path().to_str().unwrap(),
+        "--epochs",
+        "1",
+    ]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("parameters"), "{message}");
+    assert!(!message.contains("memory allocation"), "{message}");
+}

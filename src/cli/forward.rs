@@ -54,12 +54,13 @@ pub fn run(args: ForwardArgs) -> CliResult<()> {
     if let Some(path) = &args.weights {
         weights::load(&mut model, path, true)?;
     }
-    let input = Tensor::<f32>::randn(
+    // `--input` can name any size: a failed allocation is an error, not an abort.
+    let input = Tensor::<f32>::try_randn(
         &args.input.0,
         0.0,
         1.0,
         &mut Rng::seed_from(args.input_seed),
-    );
+    )?;
     let start = Instant::now();
     let output = model.predict(&input)?;
     let seconds = start.elapsed().as_secs_f64();

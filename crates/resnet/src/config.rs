@@ -76,6 +76,12 @@ pub enum Layout {
     Seed,
 }
 
+/// The most parameters a network may have: 2³¹, 8 GiB of `f32` weights before their gradients
+/// and momentum (the largest preset, `resnet152`, has 60 million). [`ResNetConfig::validate`]
+/// refuses more, so that a configuration read from a file (a checkpoint whose stored widths
+/// lie) cannot make the builders allocate terabytes.
+pub const MAX_PARAMETERS: usize = 1 << 31;
+
 /// A residual (or plain) network's architecture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResNetConfig {
@@ -121,6 +127,24 @@ impl ResNetConfig {
         if self.layout == Layout::Seed && self.block.is_pre_activation() {
             return fail("the seed layout has no pre-activation blocks".into());
         }
+        // Before anything multiplies the widths (the option-A check below, the builders):
+        // a configuration read from a file can claim any size.
+        match self.parameter_count() {
+            Some(count) if count <= MAX_PARAMETERS => {}
+            count => {
+                return fail(format!(
+                    "layers {:?} with widths {:?} (stem width {}, {} input channels, {} classes) \
+                     describe a network of {} parameters; at most {MAX_PARAMETERS} (2^31) are \
+                     allowed",
+                    self.layers,
+                    self.widths,
+                    self.stem_width,
+                    self.in_channels,
+                    self.num_classes,
+                    count.map_or("more than usize::MAX".into(), |c| c.to_string()),
+                ))
+            }
+        }
         if self.shortcut == ShortcutKind::A {
             let mut channels = self.stem_width;
             for width in &self.widths {
@@ -134,6 +158,96 @@ impl ResNetConfig {
             }
         }
         Ok(())
+    }
+
+    /// Number of parameters (conv and linear weights and biases, batch-norm γ and β; not the
+    /// running statistics) of the network this configuration builds, computed without building
+    /// it; `None` if it overflows `usize`.
+    ///
+    /// ```
+    /// use unravel_resnet::presets::{config, PresetOptions};
+    /// assert_eq!(config("resnet20", &PresetOptions::default())?.parameter_count(), Some(269_722));
+    /// # Ok::<(), unravel_resnet::ResnetError>(())
+    /// ```
+    pub fn parameter_count(&self) -> Option<usize> {
+        let seed = self.layout == Layout::Seed;
+        let kernel = match self.stem {
+            Stem::ImageNet => 7,
+            Stem::Cifar => 3,
+        };
+        let stem_bn = seed || !(self.block.is_pre_activation() && self.stem == Stem::Cifar);
+        let mut total = sum(&[
+            conv(self.in_channels, self.stem_width, kernel, seed),
+            if stem_bn {
+                bn(self.stem_width)
+            } else {
+                Some(0)
+            },
+        ])?;
+        let mut channels = self.stem_width;
+        for (stage, (&blocks, &width)) in self.layers.iter().zip(&self.widths).enumerate() {
+            if blocks == 0 {
+                continue;
+            }
+            let out = width.checked_mul(self.block.expansion())?;
+            let first = self.block_parameters(channels, width, if stage > 0 { 2 } else { 1 })?;
+            let rest = self.block_parameters(out, width, 1)?;
+            total = sum(&[Some(total), Some(first), rest.checked_mul(blocks - 1)])?;
+            channels = out;
+        }
+        let final_bn = if self.block.is_pre_activation() {
+            bn(channels)
+        } else {
+            Some(0)
+        };
+        sum(&[
+            Some(total),
+            final_bn,
+            conv(channels, self.num_classes, 1, true),
+        ])
+    }
+
+    /// Parameters of one block of base width `width` taking `in_channels` channels.
+    fn block_parameters(&self, in_channels: usize, width: usize, stride: usize) -> Option<usize> {
+        let (i, w) = (in_channels, width);
+        let out = w.checked_mul(self.block.expansion())?;
+        let branch = match self.block {
+            BlockKind::Basic | BlockKind::Plain => {
+                sum(&[conv(i, w, 3, false), bn(w), conv(w, w, 3, false), bn(w)])
+            }
+            BlockKind::Bottleneck => sum(&[
+                conv(i, w, 1, false),
+                bn(w),
+                conv(w, w, 3, false),
+                bn(w),
+                conv(w, out, 1, false),
+                bn(out),
+            ]),
+            BlockKind::PreActBasic => {
+                sum(&[bn(i), conv(i, w, 3, false), bn(w), conv(w, w, 3, false)])
+            }
+            BlockKind::PreActBottleneck => sum(&[
+                bn(i),
+                conv(i, w, 1, false),
+                bn(w),
+                conv(w, w, 3, false),
+                bn(w),
+                conv(w, out, 1, false),
+            ]),
+        };
+        let projection = self.block != BlockKind::Plain
+            && match self.shortcut {
+                ShortcutKind::A => false,
+                ShortcutKind::B => stride != 1 || i != out,
+                ShortcutKind::C => true,
+            };
+        let shortcut = match (projection, self.block.is_pre_activation()) {
+            (false, _) => Some(0),
+            // A pre-activation block's projection is a bare 1×1 conv.
+            (true, true) => conv(i, out, 1, self.layout == Layout::Seed),
+            (true, false) => sum(&[conv(i, out, 1, self.layout == Layout::Seed), bn(out)]),
+        };
+        sum(&[branch, shortcut])
     }
 
     /// Parses a fixture's `spec` and `bn` JSON (see `../shared/fixtures/parity/README.md`).
@@ -215,6 +329,25 @@ impl ResNetConfig {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Parameters of a `k`×`k` conv from `i` to `o` channels, with a bias or not.
+fn conv(i: usize, o: usize, k: usize, bias: bool) -> Option<usize> {
+    i.checked_mul(o)?
+        .checked_mul(k * k)?
+        .checked_add(if bias { o } else { 0 })
+}
+
+/// Parameters of a batch norm over `c` channels (γ and β).
+fn bn(c: usize) -> Option<usize> {
+    c.checked_mul(2)
+}
+
+/// The checked sum of `parts` (`None` if any is `None` or the sum overflows).
+fn sum(parts: &[Option<usize>]) -> Option<usize> {
+    parts
+        .iter()
+        .try_fold(0usize, |total, &part| total.checked_add(part?))
 }
 
 #[derive(Deserialize)]

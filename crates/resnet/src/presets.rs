@@ -180,7 +180,9 @@ pub fn build<E: Float>(name: &str, options: &PresetOptions, seed: u64) -> Result
     ResNet::new(&config(name, options)?, seed)
 }
 
-/// Number of parameters of the network `config` describes (builds it once to count).
+/// Number of parameters of the network `config` describes, checked by
+/// [`ResNetConfig::validate`] and counted without building it
+/// ([`ResNetConfig::parameter_count`]).
 ///
 /// ```
 /// use unravel_resnet::presets::{config, parameter_count, PresetOptions};
@@ -188,5 +190,8 @@ pub fn build<E: Float>(name: &str, options: &PresetOptions, seed: u64) -> Result
 /// # Ok::<(), unravel_resnet::ResnetError>(())
 /// ```
 pub fn parameter_count(config: &ResNetConfig) -> Result<usize> {
-    Ok(ResNet::<f32>::new(config, 0)?.parameter_count())
+    config.validate()?;
+    config
+        .parameter_count()
+        .ok_or_else(|| ResnetError::config("the parameter count overflows usize"))
 }

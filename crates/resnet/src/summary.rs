@@ -16,7 +16,8 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::nn::Module;
-use unravel_tensor::Float;
+use unravel_tensor::layout::size_checked;
+use unravel_tensor::{Float, TensorError};
 
 /// Bytes per element that torchinfo assumes for these sizes (float32).
 const ELEMENT_BYTES: usize = 4;
@@ -142,6 +143,14 @@ impl Summary {
         input_shape: &[usize],
         max_depth: usize,
     ) -> Result<Self> {
+        // The shape comes from the user (`--input`): one that cannot exist is an error. The
+        // totals below saturate rather than overflow (a huge input times a wide layer).
+        let input_bytes = size_checked(input_shape, ELEMENT_BYTES)
+            .map(|count| count * ELEMENT_BYTES)
+            .ok_or_else(|| TensorError::ShapeOverflow {
+                op: "summary",
+                shape: input_shape.to_vec(),
+            })?;
         let mut trace = Trace::new();
         model.trace(input_shape, &mut trace)?;
         let rows = trace.rows;
@@ -151,22 +160,25 @@ impl Summary {
             total_params: 0,
             trainable_params: 0,
             mult_adds: 0,
-            input_bytes: input_shape.iter().product::<usize>() * ELEMENT_BYTES,
+            input_bytes,
             forward_backward_bytes: 0,
             params_bytes: 0,
             rows: Vec::new(),
         };
         for row in rows.iter().filter(|r| r.leaf) {
-            summary.mult_adds += row.mult_adds;
+            summary.mult_adds = summary.mult_adds.saturating_add(row.mult_adds);
             summary.total_params += row.params;
             summary.trainable_params += row.trainable_params;
             if row.params > 0 {
                 // ×2: the output and its gradient.
-                summary.forward_backward_bytes +=
-                    2 * ELEMENT_BYTES * row.output_shape.iter().product::<usize>();
+                let mut factors = vec![2 * ELEMENT_BYTES];
+                factors.extend(&row.output_shape);
+                let bytes = usize::try_from(saturating_product(&factors)).unwrap_or(usize::MAX);
+                summary.forward_backward_bytes =
+                    summary.forward_backward_bytes.saturating_add(bytes);
             }
         }
-        summary.params_bytes = summary.total_params * ELEMENT_BYTES;
+        summary.params_bytes = summary.total_params.saturating_mul(ELEMENT_BYTES);
         summary.rows = rows;
         Ok(summary)
     }
@@ -344,6 +356,14 @@ fn count_or_dashes(total: usize, trainable: usize) -> String {
     } else {
         thousands(total)
     }
+}
+
+/// The product of `factors`, saturating at `u64::MAX` (the mult-adds and sizes of a summary
+/// of a huge input: a statistic, not an allocation).
+pub(crate) fn saturating_product(factors: &[usize]) -> u64 {
+    factors.iter().fold(1u64, |product, &factor| {
+        product.saturating_mul(factor as u64)
+    })
 }
 
 /// `60196712` → `60,196,712`.

@@ -8,6 +8,7 @@
 //! `view`), then one module per kernel family. See `docs/ARCHITECTURE.md` for how an op flows
 //! from the public API to its kernel.
 
+pub(crate) mod buffer;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod device;

@@ -89,15 +89,7 @@ impl<E: Float> Tensor<E> {
     /// An empty buffer with room for the elements of `shape`, and their count; a shape too
     /// large to exist or memory the allocator refuses is an error, not a panic or an abort.
     fn try_buffer(op: &'static str, shape: &[usize]) -> Result<(Vec<E>, usize)> {
-        let count = check_shape(op, shape, std::mem::size_of::<E>())?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(count)
-            .map_err(|_| TensorError::OutOfMemory {
-                op,
-                shape: shape.to_vec(),
-                bytes: count * std::mem::size_of::<E>(),
-            })?;
-        Ok((data, count))
+        crate::buffer::with_capacity(op, shape)
     }
 
     /// Every element `value`.
@@ -322,7 +314,7 @@ impl<E: Float> Tensor<E> {
         self.cpu_storage(op)?;
         Ok(match self.as_slice() {
             Some(slice) => std::borrow::Cow::Borrowed(slice),
-            None => std::borrow::Cow::Owned(self.to_vec()),
+            None => std::borrow::Cow::Owned(self.to_vec_for(op)?),
         })
     }
 
@@ -339,7 +331,7 @@ impl<E: Float> Tensor<E> {
             && self.layout.offset() == 0
             && self.storage.len() == self.numel();
         if !dense {
-            let data = self.to_vec();
+            let data = self.to_vec_for("data_mut")?;
             *self = Self::from_contiguous(data, self.shape());
         }
         let storage = Arc::make_mut(&mut self.storage);
@@ -358,7 +350,8 @@ impl<E: Float> Tensor<E> {
     /// # Panics
     /// For a GPU tensor, if the device-to-host copy fails (a driver fault, e.g. an earlier
     /// kernel crashed the context); [`Tensor::try_to_vec`] returns that as an error instead.
-    /// A CPU tensor never panics.
+    /// For a CPU tensor, only if the copy cannot be allocated (a huge stride-0 view, see
+    /// [`TensorError::OutOfMemory`]).
     pub fn to_vec(&self) -> Vec<E> {
         match self.try_to_vec() {
             Ok(values) => values,
@@ -366,18 +359,30 @@ impl<E: Float> Tensor<E> {
         }
     }
 
-    /// The elements in row-major order, copied to the host; fails only if a device copy fails.
+    /// The elements in row-major order, copied to the host; fails if a device copy fails, or
+    /// with [`TensorError::OutOfMemory`] if the copy cannot be allocated (a view can show far
+    /// more elements than its storage holds).
     pub fn try_to_vec(&self) -> Result<Vec<E>> {
+        self.to_vec_for("to_vec")
+    }
+
+    /// [`Tensor::try_to_vec`] for the op `op`, which its errors name.
+    pub(crate) fn to_vec_for(&self, op: &'static str) -> Result<Vec<E>> {
         match &*self.storage {
-            Storage::Cpu(data) => Ok(if let Some(slice) = self.as_slice() {
-                slice.to_vec()
-            } else {
-                self.layout.storage_indices().map(|i| data[i]).collect()
-            }),
+            Storage::Cpu(data) => {
+                if let Some(slice) = self.as_slice() {
+                    let (mut values, _) = crate::buffer::with_capacity(op, self.shape())?;
+                    values.extend_from_slice(slice);
+                    return Ok(values);
+                }
+                let indices = self.layout.storage_indices();
+                crate::buffer::collect(op, self.shape(), indices.map(|i| data[i]))
+            }
             #[cfg(feature = "cuda")]
             Storage::Cuda(storage) => {
                 let data = storage.to_host()?;
-                Ok(self.layout.storage_indices().map(|i| data[i]).collect())
+                let indices = self.layout.storage_indices();
+                crate::buffer::collect(op, self.shape(), indices.map(|i| data[i]))
             }
         }
     }
@@ -401,10 +406,13 @@ impl<E: Float> Tensor<E> {
             return Ok(self.clone());
         }
         match device {
-            Device::Cpu => Ok(Self::from_contiguous(self.try_to_vec()?, self.shape())),
+            Device::Cpu => Ok(Self::from_contiguous(
+                self.to_vec_for("to_device")?,
+                self.shape(),
+            )),
             #[cfg(feature = "cuda")]
             Device::Cuda(ordinal) => {
-                let host = self.try_to_vec()?;
+                let host = self.to_vec_for("to_device")?;
                 let storage = crate::cuda::CudaStorage::from_host(&host, ordinal)?;
                 Ok(Tensor {
                     storage: Arc::new(Storage::Cuda(storage)),
@@ -473,7 +481,8 @@ impl<E: Float> Tensor<E> {
     /// A dense row-major copy (or `self` if already contiguous), on the same device.
     ///
     /// # Panics
-    /// For a non-contiguous GPU tensor, if a device copy fails; see [`Tensor::try_contiguous`].
+    /// For a non-contiguous GPU tensor, if a device copy fails, and for a view whose copy
+    /// cannot be allocated; see [`Tensor::try_contiguous`].
     pub fn contiguous(&self) -> Self {
         match self.try_contiguous() {
             Ok(tensor) => tensor,
@@ -481,8 +490,9 @@ impl<E: Float> Tensor<E> {
         }
     }
 
-    /// A dense row-major copy (or `self` if already contiguous), on the same device; fails only
-    /// if a device copy fails. (A GPU tensor is gathered on the GPU by the `gather` kernel.)
+    /// A dense row-major copy (or `self` if already contiguous), on the same device; fails if
+    /// a device copy fails or the copy cannot be allocated ([`TensorError::OutOfMemory`], e.g.
+    /// for a huge stride-0 view). (A GPU tensor is gathered on the GPU by the `gather` kernel.)
     pub fn try_contiguous(&self) -> Result<Self> {
         if self.is_contiguous() {
             return Ok(self.clone());
@@ -491,13 +501,13 @@ impl<E: Float> Tensor<E> {
         if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::elementwise::contiguous("contiguous", self);
         }
-        Self::from_contiguous(self.try_to_vec()?, self.shape()).to_device(self.device())
+        Self::from_contiguous(self.to_vec_for("contiguous")?, self.shape()).to_device(self.device())
     }
 
     /// The same values in the other precision, on the same device.
     ///
     /// # Panics
-    /// For a GPU tensor, if a device copy fails.
+    /// For a GPU tensor, if a device copy fails; for a view whose copy cannot be allocated.
     pub fn cast<T: Float>(&self) -> Tensor<T> {
         let data = self
             .to_vec()

@@ -105,13 +105,14 @@ fn concat_errors() {
     let big = Tensor::<f32>::zeros(&[1, 1])
         .broadcast_to(&[usize::MAX / 8, 1])
         .unwrap();
+    // Results whose size in bytes overflows: ShapeOverflow, as for every other op.
     assert!(matches!(
         Tensor::concat(&[&big, &big], 0),
-        Err(TensorError::InvalidArgument { op: "concat", .. })
+        Err(TensorError::ShapeOverflow { op: "concat", .. })
     ));
     assert!(matches!(
         big.pad(&[(0, 0), (1, 0)], 0.0),
-        Err(TensorError::InvalidArgument { op: "pad", .. })
+        Err(TensorError::ShapeOverflow { op: "pad", .. })
     ));
     let none: &[&Tensor<f32>] = &[];
     assert!(matches!(
@@ -198,6 +199,6 @@ fn pad_errors() {
     ));
     assert!(matches!(
         x.pad(&[(usize::MAX / 4, 0), (usize::MAX / 4, 0)], 0.0),
-        Err(TensorError::InvalidArgument { op: "pad", .. })
+        Err(TensorError::ShapeOverflow { op: "pad", .. })
     ));
 }

@@ -22,6 +22,7 @@ use unravel_resnet::weights::{
     load_state, momentum_buffers, serialize_state, write_atomically, SafetensorsFile,
     MOMENTUM_PREFIX, SGD_METADATA,
 };
+use unravel_resnet::{presets, ResnetError};
 use unravel_tensor::Float;
 
 use crate::config::TrainConfig;
@@ -115,12 +116,88 @@ fn to_json<T: Serialize>(path: &Path, what: &str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| json_error(path, what, e))
 }
 
-/// The configuration stored in a checkpoint (or a weights file written by training).
+/// The configuration stored in a checkpoint (or a weights file written by training), checked
+/// by [`check_stored_config`] before anything is built from it.
 pub fn read_config(file: &SafetensorsFile) -> Result<Option<TrainConfig>> {
-    file.metadata
-        .get(CONFIG_METADATA)
-        .map(|text| serde_json::from_str(text).map_err(|e| json_error(&file.path, "config", e)))
-        .transpose()
+    let Some(text) = file.metadata.get(CONFIG_METADATA) else {
+        return Ok(None);
+    };
+    let config: TrainConfig =
+        serde_json::from_str(text).map_err(|e| json_error(&file.path, "config", e))?;
+    check_stored_config(&file.path, &config)?;
+    Ok(Some(config))
+}
+
+/// Checks a configuration read from the file `path`, which nothing guarantees was written by
+/// a run: the values [`TrainConfig::validate`] checks, and the network that `arch` and
+/// `widths` describe, which must be a preset with valid widths and at most
+/// [`MAX_PARAMETERS`](unravel_resnet::config::MAX_PARAMETERS) parameters. That is counted
+/// with one input channel and one class (the least any dataset has, so before the data is
+/// read; building the model checks again with the real ones), so a file claiming widths of
+/// 10⁶ is refused before anything is allocated. The error names the file and the field.
+pub fn check_stored_config(path: &Path, config: &TrainConfig) -> Result<()> {
+    let error = |field: &str, message: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("stored training configuration, field `{field}`: {message}"),
+    };
+    config.validate().map_err(|e| match e {
+        TrainError::Config(message) => TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("stored training configuration: {message}"),
+        },
+        other => other,
+    })?;
+    presets::config(&config.arch, &config.preset_options(1, 1)).map_err(|e| match e {
+        ResnetError::UnknownPreset { .. } => error("arch", e.to_string()),
+        other => error(
+            "widths",
+            format!("{:?} for {}: {other}", config.widths, config.arch),
+        ),
+    })?;
+    Ok(())
+}
+
+/// Checks the [`Progress`] read from `path` against its configuration: the epoch within the
+/// run, no more correct predictions than images, and counters far from overflowing (the rest of
+/// the run adds to them; 2⁶³ steps or images is more than any run counts to).
+fn check_progress(path: &Path, config: &TrainConfig, progress: &Progress) -> Result<()> {
+    let error = |field: &str, message: String| {
+        Err(TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("stored progress, field `{field}`: {message}"),
+        })
+    };
+    if progress.epoch > config.epochs {
+        return error(
+            "epoch",
+            format!(
+                "{} is past the run's {} epochs",
+                progress.epoch, config.epochs
+            ),
+        );
+    }
+    if progress.epoch_correct > progress.epoch_images {
+        return error(
+            "epoch_correct",
+            format!(
+                "{} correct predictions among {} images",
+                progress.epoch_correct, progress.epoch_images
+            ),
+        );
+    }
+    const MAX_COUNT: u64 = 1 << 63;
+    for (field, value) in [
+        ("step", progress.step),
+        ("epoch_images", progress.epoch_images),
+    ] {
+        if value > MAX_COUNT {
+            return error(
+                field,
+                format!("{value} is more than any run counts to (2^63)"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Loads a checkpoint into `model` and `optimizer` (strictly: every entry must match) and
@@ -152,6 +229,7 @@ pub fn load_file<E: Float>(
             .ok_or_else(|| missing(PROGRESS_METADATA))?,
     )
     .map_err(|e| json_error(path, "progress", e))?;
+    check_progress(path, &config, &progress)?;
     let sgd: SgdConfig = serde_json::from_str(
         file.metadata
             .get(SGD_METADATA)

@@ -137,7 +137,16 @@ impl TrainConfig {
 
     /// The learning-rate schedule for `steps_per_epoch` optimizer steps per epoch.
     pub fn schedule(&self, steps_per_epoch: usize) -> Result<Schedule> {
-        let total = (self.epochs * steps_per_epoch) as u64;
+        let total = self
+            .epochs
+            .checked_mul(steps_per_epoch)
+            .and_then(|steps| u64::try_from(steps).ok())
+            .ok_or_else(|| {
+                TrainError::config(format!(
+                    "--epochs {} of {steps_per_epoch} steps each is more steps than can be counted",
+                    self.epochs
+                ))
+            })?;
         let warmup = (self.warmup_epochs * steps_per_epoch as f64).round() as u64;
         Schedule::new(self.schedule, self.lr, total, warmup, self.warmup_lr)
     }

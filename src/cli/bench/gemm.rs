@@ -168,6 +168,17 @@ impl Drop for Numpy {
     }
 }
 
+/// A row-major `[rows, cols]` matrix of values drawn from `value`, or an error if it cannot
+/// be allocated.
+fn matrix<E>([rows, cols]: [usize; 2], value: impl FnMut() -> E) -> Result<Vec<E>, String> {
+    let error = || format!("bench gemm: a {rows}×{cols} matrix cannot be allocated");
+    let len = rows.checked_mul(cols).ok_or_else(error)?;
+    let mut values = Vec::new();
+    values.try_reserve_exact(len).map_err(|_| error())?;
+    values.extend(std::iter::repeat_with(value).take(len));
+    Ok(values)
+}
+
 /// Seconds per call of `body`, run `iterations` times.
 fn time_per_call(iterations: usize, mut body: impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -187,10 +198,11 @@ fn measure<E: MatrixmultiplyBaseline>(
     let mut rng = Rng::seed_from(0);
     for shape in shapes {
         let (m, n, k) = (shape.m, shape.n, shape.k);
-        let a: Vec<E> = (0..m * k).map(|_| E::from_f64(rng.normal())).collect();
-        let b: Vec<E> = (0..k * n).map(|_| E::from_f64(rng.normal())).collect();
-        let mut c = vec![E::ZERO; m * n];
-        let flops = 2.0 * (m * n * k) as f64;
+        // --sizes can ask for any size: a matrix that cannot be allocated is an error.
+        let a = matrix([m, k], || E::from_f64(rng.normal()))?;
+        let b = matrix([k, n], || E::from_f64(rng.normal()))?;
+        let mut c = matrix([m, n], || E::ZERO)?;
+        let flops = 2.0 * m as f64 * n as f64 * k as f64;
         // Enough calls per timing to last ~30 ms at 100 GFLOP/s.
         let iterations = ((3e9 / flops).ceil() as usize).clamp(1, 1000);
         let run_ours = |c: &mut [E]| {

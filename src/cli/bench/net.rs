@@ -128,7 +128,7 @@ fn measure<E: Float>(args: &NetArgs) -> CliResult<serde_json::Value> {
     model.to_device(device)?;
     let mut rng = Rng::seed_from(1);
     // images: [N, C, H, W] on `device`, labels on the host (cross_entropy takes a slice).
-    let images = Tensor::<E>::randn(shape, 0.0, 1.0, &mut rng).to_device(device)?;
+    let images = Tensor::<E>::try_randn(shape, 0.0, 1.0, &mut rng)?.to_device(device)?;
     let labels: Vec<usize> = (0..batch).map(|_| rng.below(args.classes)).collect();
     let mut optimizer = Sgd::new(SgdConfig {
         lr: 0.01,

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::nn::conv::check_image;
 use crate::nn::module::{join_name, Context, Module, Parameter, StateMut, StateRef};
 use crate::nn::module::{StateVisitor, StateVisitorMut};
-use crate::summary::Trace;
+use crate::summary::{saturating_product, Trace};
 
 /// Batch norm's hyper-parameters (PyTorch's defaults: ε = 1e-5, momentum = 0.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,7 +174,7 @@ impl<E: Float> Module<E> for BatchNorm2d<E> {
     fn trace(&self, input_shape: &[usize], trace: &mut Trace) -> Result<Vec<usize>> {
         check_image("BatchNorm2d", input_shape, Some(self.channels))?;
         let (params, trainable) = self.counts();
-        let mult_adds = (input_shape[0] * params) as u64;
+        let mult_adds = saturating_product(&[input_shape[0], params]);
         trace.leaf(self.kind(), input_shape, params, trainable, mult_adds);
         Ok(input_shape.to_vec())
     }

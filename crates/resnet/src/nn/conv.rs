@@ -9,7 +9,7 @@ use crate::error::{ResnetError, Result};
 use crate::init::{kaiming_normal_fan_out, uniform_fan_in};
 use crate::nn::module::{join_name, Context, Module, Parameter, StateMut, StateRef};
 use crate::nn::module::{StateVisitor, StateVisitorMut};
-use crate::summary::Trace;
+use crate::summary::{saturating_product, Trace};
 
 /// A square-kernel convolution layer; state `weight` `[C_out, C_in, k, k]` and optional `bias`
 /// `[C_out]`.
@@ -148,7 +148,7 @@ impl<E: Float> Module<E> for Conv2d<E> {
         let [oh, ow] = self.output_hw([input_shape[2], input_shape[3]])?;
         let output = vec![input_shape[0], self.out_channels, oh, ow];
         let params = self.parameter_count();
-        let mult_adds = (params * input_shape[0] * oh * ow) as u64;
+        let mult_adds = saturating_product(&[params, input_shape[0], oh, ow]);
         trace.leaf(
             self.kind(),
             &output,

@@ -7,7 +7,7 @@ use crate::error::{ResnetError, Result};
 use crate::init::uniform_fan_in;
 use crate::nn::module::{join_name, Context, Module, Parameter, StateMut, StateRef};
 use crate::nn::module::{StateVisitor, StateVisitorMut};
-use crate::summary::Trace;
+use crate::summary::{saturating_product, Trace};
 
 /// A fully connected layer; state `weight` `[out, in]`, `bias` `[out]`.
 #[derive(Debug)]
@@ -100,7 +100,7 @@ impl<E: Float> Module<E> for Linear<E> {
             &output,
             params,
             trainable,
-            (input_shape[0] * params) as u64,
+            saturating_product(&[input_shape[0], params]),
         );
         Ok(output)
     }

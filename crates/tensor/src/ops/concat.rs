@@ -2,7 +2,7 @@
 //! `offsetₖ = Σ_{m<k} sizeₘ(axis)`.
 
 use crate::error::{Result, TensorError};
-use crate::layout::check_axis;
+use crate::layout::{check_axis, check_shape};
 use crate::{Float, Tensor};
 
 impl<E: Float> Tensor<E> {
@@ -57,10 +57,8 @@ impl<E: Float> Tensor<E> {
         }
         let mut shape = first.shape().to_vec();
         shape[axis] = total;
-        for tensor in tensors {
-            crate::ops::elementwise::allocatable_numel::<E>(OP, tensor.shape())?;
-        }
-        let total_numel = crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
+        // Inputs can be views showing more elements than they store; the result cannot.
+        check_shape(OP, &shape, std::mem::size_of::<E>())?;
         #[cfg(feature = "cuda")]
         if crate::cuda::launch::is_cuda(first) {
             return crate::cuda::ops::copy::concat(OP, tensors, axis, &shape);
@@ -76,7 +74,7 @@ impl<E: Float> Tensor<E> {
                 ))
             })
             .collect::<Result<_>>()?;
-        let mut out = Vec::with_capacity(total_numel);
+        let (mut out, _) = crate::buffer::with_capacity(OP, &shape)?;
         for row in 0..outer {
             for (data, block) in &blocks {
                 out.extend_from_slice(&data[row * block..(row + 1) * block]);

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatMut, MatRef};
-use crate::layout::{broadcast_shape, numel};
+use crate::layout::broadcast_shape;
 use crate::{Float, Layout, Tensor};
 
 const OP: &str = "matmul";
@@ -133,10 +133,14 @@ impl<E: Float> Tensor<E> {
             &lhs.shape()[..lhs_rank - 2],
             &rhs.shape()[..rhs_rank - 2],
         )
-        .map_err(|_| TensorError::Broadcast {
-            op: OP,
-            lhs: self.shape().to_vec(),
-            rhs: other.shape().to_vec(),
+        .map_err(|error| match error {
+            // Name the operands rather than their batch axes.
+            TensorError::Broadcast { .. } => TensorError::Broadcast {
+                op: OP,
+                lhs: self.shape().to_vec(),
+                rhs: other.shape().to_vec(),
+            },
+            other => other,
         })?;
 
         let (lhs_data, lhs_layout) = lhs.cpu_storage(OP)?;
@@ -148,7 +152,8 @@ impl<E: Float> Tensor<E> {
 
         let mut out_shape = batch_shape.clone();
         out_shape.extend([m, n]);
-        let mut out = vec![E::ZERO; numel(&out_shape)];
+        // Stride-0 operands can describe an output far larger than their storage.
+        let mut out = crate::buffer::filled(OP, &out_shape, E::ZERO)?;
         if m * n > 0 {
             // One GEMM per batch element, in parallel; each is itself threaded when large.
             out.par_chunks_mut(m * n).enumerate().try_for_each(

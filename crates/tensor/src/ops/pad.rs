@@ -1,7 +1,7 @@
 //! Constant padding: `out[i + before] = x[i]`, every other element `value`.
 
 use crate::error::{Result, TensorError};
-use crate::layout::{contiguous_strides, numel};
+use crate::layout::{check_shape, contiguous_strides};
 use crate::{Float, Tensor};
 
 impl<E: Float> Tensor<E> {
@@ -36,14 +36,13 @@ impl<E: Float> Tensor<E> {
                 TensorError::invalid(OP, format!("padding {padding:?} overflows usize"))
             })?);
         }
-        crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
-        crate::ops::elementwise::allocatable_numel::<E>(OP, &shape)?;
+        check_shape(OP, &shape, std::mem::size_of::<E>())?;
         #[cfg(feature = "cuda")]
         if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::copy::pad(OP, self, padding, value, &shape);
         }
         let data = crate::ops::elementwise::dense_data(OP, self)?;
-        let mut out = vec![value; numel(&shape)];
+        let mut out = crate::buffer::filled(OP, &shape, value)?;
         if data.is_empty() {
             return Ok(Tensor::from_contiguous(out, &shape));
         }

@@ -70,10 +70,10 @@ pub fn sgd_momentum_step<E: Float>(
         E::from_f64(params.dampening),
         E::from_f64(params.weight_decay),
     );
-    let values = param.try_to_vec()?;
+    let values = param.to_vec_for(OP)?;
     // g = ∇ + λ·p
     let step: Vec<E> = grad
-        .try_to_vec()?
+        .to_vec_for(OP)?
         .iter()
         .zip(&values)
         .map(|(&g, &p)| {
@@ -87,7 +87,7 @@ pub fn sgd_momentum_step<E: Float>(
     let (buffer, update) = if momentum != E::ZERO {
         let buffer: Vec<E> = match velocity {
             Some(previous) => previous
-                .try_to_vec()?
+                .to_vec_for(OP)?
                 .iter()
                 .zip(&step)
                 .map(|(&b, &g)| momentum * b + (E::ONE - dampening) * g)

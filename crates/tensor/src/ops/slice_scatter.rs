@@ -4,7 +4,7 @@
 //! `dx = slice_scatter(zeros(shape(x)), dy, axis, start, end, step)`.
 
 use crate::error::{Result, TensorError};
-use crate::layout::Layout;
+use crate::layout::{check_shape, Layout};
 use crate::{Float, Tensor};
 
 impl<E: Float> Tensor<E> {
@@ -38,13 +38,13 @@ impl<E: Float> Tensor<E> {
                 rhs: src.shape().to_vec(),
             });
         }
-        crate::ops::elementwise::allocatable_numel::<E>(OP, self.shape())?;
+        check_shape(OP, self.shape(), std::mem::size_of::<E>())?;
         #[cfg(feature = "cuda")]
         if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::copy::slice_scatter(OP, self, src, &view);
         }
-        let mut out = self.try_to_vec()?;
-        let values = src.try_to_vec()?;
+        let mut out = self.to_vec_for(OP)?;
+        let values = src.to_vec_for(OP)?;
         for (position, value) in view.storage_indices().zip(values) {
             out[position] = value;
         }

@@ -67,7 +67,7 @@ pub fn batch_norm_eval<E: Float>(
         .collect();
     let shift: Vec<E> = beta.iter().map(|&b| E::from_f64(b)).collect();
     let spatial = layout.spatial;
-    let mut output = vec![E::ZERO; x.len()];
+    let mut output = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut output, layout, |c, offset, out| {
         let (m, k, b) = (mean_e[c], scale[c], shift[c]);
         for (y, &v) in out.iter_mut().zip(&x[offset..offset + spatial]) {
@@ -150,7 +150,7 @@ pub fn batch_norm_eval_backward<E: Float>(
     let scale: Vec<E> = (0..channels)
         .map(|c| E::from_f64(gamma[c] * inverse_std[c]))
         .collect();
-    let mut grad_input = vec![E::ZERO; x.len()];
+    let mut grad_input = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut grad_input, layout, |c, offset, dx| {
         let k = scale[c];
         for (out, &g) in dx.iter_mut().zip(&dy[offset..offset + spatial]) {

@@ -142,7 +142,8 @@ pub(crate) fn channel_values<E: Float>(
     default: f64,
 ) -> Result<Vec<f64>> {
     let Some(tensor) = tensor else {
-        return Ok(vec![default; channels]);
+        // `channels` comes from the input's shape, which a view can make huge.
+        return crate::buffer::filled(op, &[channels], default);
     };
     if tensor.shape() != [channels] {
         return Err(TensorError::invalid(

@@ -81,7 +81,7 @@ pub fn batch_norm_train<E: Float>(
         .map(|(g, s)| E::from_f64(g * s))
         .collect();
     let shift: Vec<E> = beta.iter().map(|&b| E::from_f64(b)).collect();
-    let mut output = vec![E::ZERO; x.len()];
+    let mut output = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut output, layout, |c, offset, out| {
         let (m, k, b) = (mean_e[c], scale[c], shift[c]);
         for (y, &v) in out.iter_mut().zip(&x[offset..offset + spatial]) {
@@ -187,7 +187,7 @@ pub fn batch_norm_train_backward<E: Float>(
         delta.push(E::from_f64(-k * sum_dy[c] / count));
     }
     let mean_e: Vec<E> = mean.iter().map(|&v| E::from_f64(v)).collect();
-    let mut grad_input = vec![E::ZERO; x.len()];
+    let mut grad_input = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut grad_input, layout, |c, offset, dx| {
         let (a, b, d, m) = (alpha[c], beta[c], delta[c], mean_e[c]);
         let range = offset..offset + spatial;

@@ -32,13 +32,16 @@ struct Scratch<E> {
 }
 
 impl<E: Float> Scratch<E> {
-    fn reserve(&mut self, cols: usize, grad: usize) {
-        if self.cols.len() < cols {
-            self.cols.resize(cols, E::ZERO);
+    /// Grows the columns to `cols = [rows, width]` and the gathered `dY` to `grad`, likewise
+    /// (an error naming `op` if they cannot be allocated).
+    fn reserve(&mut self, op: &'static str, cols: [usize; 2], grad: [usize; 2]) -> Result<()> {
+        if self.cols.len() < cols[0].saturating_mul(cols[1]) {
+            crate::buffer::resize(op, &cols, &mut self.cols, E::ZERO)?;
         }
-        if self.grad.len() < grad {
-            self.grad.resize(grad, E::ZERO);
+        if self.grad.len() < grad[0].saturating_mul(grad[1]) {
+            crate::buffer::resize(op, &grad, &mut self.grad, E::ZERO)?;
         }
+        Ok(())
     }
 }
 
@@ -84,10 +87,11 @@ pub(crate) fn backward_input_cpu<E: Float>(
     weight: &[E],
     shape: &ConvShape,
 ) -> Result<Vec<E>> {
+    const OP: &str = "conv2d_backward_input";
     let positions = shape.positions();
     let image_len = shape.in_channels * shape.height * shape.width;
     let grad_len = shape.out_channels * positions;
-    let mut grad_input = vec![E::ZERO; shape.batch * image_len];
+    let mut grad_input = crate::buffer::filled(OP, &shape.input_shape(), E::ZERO)?;
     if grad_input.is_empty() {
         return Ok(grad_input);
     }
@@ -106,11 +110,11 @@ pub(crate) fn backward_input_cpu<E: Float>(
             Scratch::default,
             |scratch, (dx_block, dy_block)| -> Result<()> {
                 let images = dx_block.len() / image_len;
-                let dcols_len = if in_place { 0 } else { group_rows * width_max };
-                let grad_len = if images > 1 { group_out * width_max } else { 0 };
-                scratch.reserve(dcols_len, grad_len);
+                let dcols = [if in_place { 0 } else { group_rows }, width_max];
+                let grad = [if images > 1 { group_out } else { 0 }, width_max];
+                scratch.reserve(OP, dcols, grad)?;
                 if !in_place {
-                    zero_staged_block(images, shape, &staging, &mut scratch.staged);
+                    zero_staged_block(OP, images, shape, &staging, &mut scratch.staged)?;
                 }
                 for tile in &blocking.tiles {
                     let width = images * tile.len();
@@ -240,20 +244,20 @@ pub(crate) fn backward_weight_cpu<E: Float>(
     shape: &ConvShape,
 ) -> Result<Vec<E>> {
     input.cpu_storage(op)?;
-    let weight_len = shape.out_channels * shape.group_rows();
     if shape.batch == 0 {
-        return Ok(vec![E::ZERO; weight_len]);
+        return crate::buffer::filled(op, &shape.weight_shape(), E::ZERO);
     }
     let images = (0..shape.batch)
         .map(|n| ImageRef::of(input, op, n))
         .collect::<Result<Vec<_>>>()?;
     let blocking = Blocking::new::<E>(shape);
-    backward_weight_columns(grad_output, &images, shape, &blocking)
+    backward_weight_columns(op, grad_output, &images, shape, &blocking)
 }
 
 /// Chunks of blocks in parallel, each summing `dY_g[:, block] · cols_blockᵀ` over
 /// its blocks into its own partial `dW`; the partials are then added in chunk order.
 fn backward_weight_columns<E: Float>(
+    op: &'static str,
     grad_output: &[E],
     images: &[ImageRef<'_, E>],
     shape: &ConvShape,
@@ -262,7 +266,6 @@ fn backward_weight_columns<E: Float>(
     let positions = shape.positions();
     let (group_in, group_out, group_rows) =
         (shape.group_in(), shape.group_out(), shape.group_rows());
-    let weight_len = shape.out_channels * group_rows;
     let staging = Staging::new(shape);
     let width_max = blocking.max_width();
     // When the columns are much bigger than dY and dW is small, compute dWᵀ = cols · dYᵀ: the
@@ -278,13 +281,13 @@ fn backward_weight_columns<E: Float>(
         .par_chunks(blocks_per_chunk)
         .enumerate()
         .map(|(chunk, blocks)| -> Result<Vec<E>> {
-            let mut partial = vec![E::ZERO; weight_len];
+            let mut partial = crate::buffer::filled(op, &shape.weight_shape(), E::ZERO)?;
             let mut scratch = Scratch::default();
-            scratch.reserve(group_rows * width_max, group_out * width_max);
+            scratch.reserve(op, [group_rows, width_max], [group_out, width_max])?;
             for (b, block) in blocks.iter().enumerate() {
                 let first_image = (chunk * blocks_per_chunk + b) * blocking.images;
                 let dy_block = &grad_output[first_image * shape.out_channels * positions..];
-                stage_block(block, shape, &staging, &mut scratch.staged);
+                stage_block(op, block, shape, &staging, &mut scratch.staged)?;
                 for tile in &blocking.tiles {
                     let width = block.len() * tile.len();
                     for g in 0..shape.groups {
@@ -364,12 +367,13 @@ fn backward_weight_columns<E: Float>(
 
 /// `db: [C_out]` = Σ over the batch and the positions of `dY: [N, C_out, P]` (dense).
 pub(crate) fn backward_bias_cpu<E: Float>(
+    op: &'static str,
     grad_output: &[E],
     batch: usize,
     channels: usize,
     positions: usize,
-) -> Vec<E> {
-    let mut grad_bias = vec![E::ZERO; channels];
+) -> Result<Vec<E>> {
+    let mut grad_bias = crate::buffer::filled(op, &[channels], E::ZERO)?;
     grad_bias.par_iter_mut().enumerate().for_each(|(o, sum)| {
         for n in 0..batch {
             let start = (n * channels + o) * positions;
@@ -379,5 +383,5 @@ pub(crate) fn backward_bias_cpu<E: Float>(
                 .sum::<E>();
         }
     });
-    grad_bias
+    Ok(grad_bias)
 }

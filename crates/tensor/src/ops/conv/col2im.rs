@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::staged::{col2im_staged, unstage_image, Staging};
 use super::ConvShape;
+use crate::error::Result;
 use crate::Float;
 
 /// The 1×1, no-padding case of col2im with any stride: `dx[c, oy·sh, ox·sw] =
@@ -77,17 +78,20 @@ pub(crate) fn block_col2im<E: Float>(
     }
 }
 
-/// Zeroes the staged images of a block of `images` images, for [`block_col2im`].
+/// Zeroes the staged images of a block of `images` images, for [`block_col2im`] (an error
+/// naming `op` if they cannot be allocated).
 pub(crate) fn zero_staged_block<E: Float>(
+    op: &'static str,
     images: usize,
     shape: &ConvShape,
     staging: &Staging,
     staged: &mut Vec<E>,
-) {
+) -> Result<()> {
     staged.clear();
     if !shape.is_one_by_one() {
-        staged.resize(images * staging.image_len(shape.in_channels), E::ZERO);
+        staging.resize(op, images, shape.in_channels, staged)?;
     }
+    Ok(())
 }
 
 /// Adds the staged images of a block onto `dx_images: [images, C, H, W]` (nothing to do for
@@ -112,21 +116,25 @@ pub(crate) fn unstage_block<E: Float>(
 }
 
 /// The public col2im: `[N, C·kh·kw, oh·ow]` → `[N, C, H, W]`, images in parallel.
-pub(crate) fn col2im_cpu<E: Float>(columns: &[E], shape: &ConvShape) -> Vec<E> {
+pub(crate) fn col2im_cpu<E: Float>(
+    op: &'static str,
+    columns: &[E],
+    shape: &ConvShape,
+) -> Result<Vec<E>> {
     let image_len = shape.in_channels * shape.height * shape.width;
     let cols_len = shape.in_channels * shape.kernel[0] * shape.kernel[1] * shape.positions();
-    let mut images = vec![E::ZERO; shape.batch * image_len];
+    let mut images = crate::buffer::filled(op, &shape.input_shape(), E::ZERO)?;
     if image_len == 0 || cols_len == 0 {
-        return images;
+        return Ok(images);
     }
     let staging = Staging::new(shape);
     images
         .par_chunks_mut(image_len)
         .zip(columns.par_chunks(cols_len))
-        .for_each_init(Vec::new, |staged: &mut Vec<E>, (image, cols)| {
+        .try_for_each_init(Vec::new, |staged: &mut Vec<E>, (image, cols)| {
             // staged: [C, H + 2·ph, sw, L], zeroed
             staged.clear();
-            staged.resize(staging.image_len(shape.in_channels), E::ZERO);
+            staging.resize(op, 1, shape.in_channels, staged)?;
             let positions = shape.positions();
             // cols: [C·kh·kw, oh·ow] → staged → image: [C, H, W]
             col2im_staged(
@@ -139,6 +147,7 @@ pub(crate) fn col2im_cpu<E: Float>(columns: &[E], shape: &ConvShape) -> Vec<E> {
                 staged,
             );
             unstage_image(staged, shape, &staging, image);
-        });
-    images
+            Ok(())
+        })?;
+    Ok(images)
 }

@@ -36,7 +36,7 @@ pub(crate) fn conv2d_cpu<E: Float>(
     input.cpu_storage(op)?;
     let positions = shape.positions();
     let image_len = shape.out_channels * positions;
-    let mut output = vec![E::ZERO; shape.batch * image_len];
+    let mut output = crate::buffer::filled(op, &shape.output_shape(), E::ZERO)?;
     if output.is_empty() {
         return Ok(output);
     }
@@ -61,14 +61,16 @@ pub(crate) fn conv2d_cpu<E: Float>(
                 let in_place = shape.is_pointwise()
                     && images == 1
                     && image_refs[0].channels_are_dense(shape.width);
-                if !in_place && scratch.cols.len() < group_rows * width_max {
-                    scratch.cols.resize(group_rows * width_max, E::ZERO);
+                if !in_place && scratch.cols.len() < group_rows.saturating_mul(width_max) {
+                    let cols_shape = [group_rows, width_max];
+                    crate::buffer::resize(op, &cols_shape, &mut scratch.cols, E::ZERO)?;
                 }
-                if images > 1 && scratch.out.len() < group_out * width_max {
-                    scratch.out.resize(group_out * width_max, E::ZERO);
+                if images > 1 && scratch.out.len() < group_out.saturating_mul(width_max) {
+                    let out_shape = [group_out, width_max];
+                    crate::buffer::resize(op, &out_shape, &mut scratch.out, E::ZERO)?;
                 }
                 if !in_place {
-                    stage_block(&image_refs, shape, &staging, &mut scratch.staged);
+                    stage_block(op, &image_refs, shape, &staging, &mut scratch.staged)?;
                 }
                 for tile in &blocking.tiles {
                     let width = images * tile.len();

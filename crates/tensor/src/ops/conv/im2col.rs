@@ -71,21 +71,24 @@ pub(crate) fn subsample_1x1<E: Float>(
 
 /// Prepares the images of a block for [`block_columns`]: their staged copies, one after the
 /// other in `staged` (nothing for 1×1 kernels without padding, which read the images directly).
+/// Fails, naming `op`, if the staged images cannot be allocated.
 pub(crate) fn stage_block<E: Float>(
+    op: &'static str,
     images: &[ImageRef<'_, E>],
     shape: &ConvShape,
     staging: &Staging,
     staged: &mut Vec<E>,
-) {
+) -> Result<()> {
     if shape.is_one_by_one() {
-        return;
+        return Ok(());
     }
+    staging.resize(op, images.len(), shape.in_channels, staged)?;
     let len = staging.image_len(shape.in_channels);
-    staged.resize(images.len() * len, E::ZERO);
     for (&image, staged_image) in images.iter().zip(staged.chunks_exact_mut(len)) {
         // staged image: [C, H + 2·ph, sw, L]
         stage_image(image, shape, staging, staged_image);
     }
+    Ok(())
 }
 
 /// The columns of a block of images side by side: `cols: [C_tile·kh·kw, images·tile]`, image
@@ -131,7 +134,7 @@ pub(crate) fn im2col_cpu<E: Float>(
     input.cpu_storage(op)?;
     let rows = shape.in_channels * shape.kernel[0] * shape.kernel[1];
     let per_image = rows * shape.positions();
-    let mut columns = vec![E::ZERO; shape.batch * per_image];
+    let mut columns = crate::buffer::filled(op, &[shape.batch, rows, shape.positions()], E::ZERO)?;
     if per_image == 0 {
         return Ok(columns);
     }
@@ -141,7 +144,7 @@ pub(crate) fn im2col_cpu<E: Float>(
         .enumerate()
         .try_for_each_init(Vec::new, |staged: &mut Vec<E>, (n, cols)| -> Result<()> {
             let image = ImageRef::of(input, op, n)?;
-            staged.resize(staging.image_len(shape.in_channels), E::ZERO);
+            staging.resize(op, 1, shape.in_channels, staged)?;
             // staged: [C, H + 2·ph, sw, L]
             stage_image(image, shape, &staging, staged);
             let positions = shape.positions();

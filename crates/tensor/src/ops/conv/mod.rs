@@ -266,7 +266,7 @@ impl ConvShape {
             ));
         }
         let out = params.output_size_for(op, [height, width], [kh, kw])?;
-        Ok(ConvShape {
+        let shape = ConvShape {
             batch,
             in_channels,
             height,
@@ -278,7 +278,19 @@ impl ConvShape {
             padding: params.padding,
             dilation: params.dilation,
             groups,
-        })
+        };
+        // The kernels multiply these sizes (positions per image, image lengths, one staged
+        // image, which 1×1 kernels without padding do not use): each array the CPU kernels
+        // derive from them must be countable. Whether it can be allocated is checked when it
+        // is (`crate::buffer`).
+        for sizes in [input_shape, weight_shape, &shape.output_shape()] {
+            crate::layout::check_shape(op, sizes, 1)?;
+        }
+        if !shape.is_one_by_one() {
+            let staged = staged::Staging::new(&shape).image_shape(in_channels);
+            crate::layout::check_shape(op, &staged, 1)?;
+        }
+        Ok(shape)
     }
 
     /// Input channels per group, `C_in / G`.
@@ -466,7 +478,7 @@ pub fn col2im<E: Float>(
         ],
     )?;
     let data = columns.contiguous_data(OP)?;
-    let image = col2im::col2im_cpu(&data, &shape);
+    let image = col2im::col2im_cpu(OP, &data, &shape)?;
     Ok(Tensor::from_contiguous(image, &shape.input_shape()))
 }
 
@@ -616,6 +628,6 @@ pub fn conv2d_backward_bias<E: Float>(grad_output: &Tensor<E>) -> Result<Tensor<
         );
     }
     let grad_data = grad_output.contiguous_data(OP)?;
-    let grad_bias = backward::backward_bias_cpu(&grad_data, batch, channels, height * width);
+    let grad_bias = backward::backward_bias_cpu(OP, &grad_data, batch, channels, height * width)?;
     Ok(Tensor::from_contiguous(grad_bias, &[channels]))
 }

@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use super::im2col::ImageRef;
 use super::ConvShape;
+use crate::error::Result;
 use crate::Float;
 
 /// Sizes of a staged image.
@@ -55,6 +56,26 @@ impl Staging {
     /// Entries of a staged image of `channels` channels.
     pub(crate) fn image_len(&self, channels: usize) -> usize {
         channels * self.channel_len()
+    }
+
+    /// The shape of a staged image of `channels` channels, `[C, rows, phases, phase_len]`
+    /// (checked by `ConvShape::new`, so the lengths above do not overflow).
+    pub(crate) fn image_shape(&self, channels: usize) -> [usize; 4] {
+        [channels, self.rows, self.phases, self.phase_len]
+    }
+
+    /// Resizes `staged` to `images` staged images of `channels` channels, new entries 0; an
+    /// error naming `op` if they cannot be allocated (padding and strides alone can make a
+    /// staged image far larger than the input and the output).
+    pub(crate) fn resize<E: Float>(
+        &self,
+        op: &'static str,
+        images: usize,
+        channels: usize,
+        staged: &mut Vec<E>,
+    ) -> Result<()> {
+        let [c, rows, phases, len] = self.image_shape(channels);
+        crate::buffer::resize(op, &[images, c, rows, phases, len], staged, E::ZERO)
     }
 }
 

@@ -34,19 +34,6 @@ pub(crate) fn check_same_device<E: Float>(
     Ok(())
 }
 
-/// The element count of `shape`, or an error if a buffer of that many `E` could not even be
-/// requested (more than `isize::MAX` bytes; e.g. a result broadcast from huge stride-0 views).
-pub(crate) fn allocatable_numel<E: Float>(op: &'static str, shape: &[usize]) -> Result<usize> {
-    crate::layout::checked_numel(shape)
-        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<E>())
-        .ok_or_else(|| {
-            TensorError::invalid(
-                op,
-                format!("shape {shape:?} holds too many elements to allocate"),
-            )
-        })
-}
-
 /// The CUDA arm of a unary op: returns from the calling op with the GPU result when `x` lives
 /// on a GPU (`kernels/elementwise.cu`, the `unary` kernel); nothing without the `cuda` feature.
 macro_rules! cuda_unary {
@@ -92,15 +79,14 @@ fn map_to_vec<E: Float, F: Fn(E) -> E + Sync>(
     f: F,
 ) -> Result<Vec<E>> {
     let (data, layout) = x.cpu_storage(op)?;
-    allocatable_numel::<E>(op, x.shape())?;
     if x.numel() == 0 {
-        return Ok(Vec::new());
+        return crate::buffer::filled(op, x.shape(), E::ZERO);
     }
     let plan = Plan::new([layout]);
     // SAFETY: every arm writes all `row.len()` elements: the SIMD loop zips `row` with an input
     // slice of exactly `row.len()` elements, the other arms loop over the whole row.
     let out = unsafe {
-        plan.collect(|[start], [stride], row| match stride {
+        plan.collect(op, x.shape(), |[start], [stride], row| match stride {
             1 => simd::unary(&data[start..start + row.len()], row, &f),
             0 => {
                 let value = f(data[start]);
@@ -113,7 +99,7 @@ fn map_to_vec<E: Float, F: Fn(E) -> E + Sync>(
                     o.write(f(data[start + i * stride]));
                 }
             }
-        })
+        })?
     };
     Ok(out)
 }
@@ -131,7 +117,6 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
     }
     check_same_device(op, a, b)?;
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
-    allocatable_numel::<E>(op, &shape)?;
     let (a_data, a_layout) = a.cpu_storage(op)?;
     let (b_data, b_layout) = b.cpu_storage(op)?;
     if crate::layout::numel(&shape) == 0 {
@@ -143,7 +128,7 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
     // SAFETY: every arm writes all `row.len()` elements: the SIMD loops zip `row` with input
     // slices of exactly `row.len()` elements, the strided arm loops over the whole row.
     let out = unsafe {
-        plan.collect(|[a_start, b_start], strides, row| {
+        plan.collect(op, &shape, |[a_start, b_start], strides, row| {
             let n = row.len();
             match strides {
                 [1, 1] => simd::binary(
@@ -167,7 +152,7 @@ pub(crate) fn binary_map<E: Float, F: Fn(E, E) -> E + Sync>(
                     }
                 }
             }
-        })
+        })?
     };
     Ok(Tensor::from_contiguous(out, &shape))
 }
@@ -533,13 +518,7 @@ impl<E: Float> Tensor<E> {
         check_same_device(OP, condition, on_true)?;
         check_same_device(OP, condition, on_false)?;
         let shape = broadcast_shape(OP, condition.shape(), on_true.shape())?;
-        let shape =
-            broadcast_shape(OP, &shape, on_false.shape()).map_err(|_| TensorError::Broadcast {
-                op: OP,
-                lhs: shape.clone(),
-                rhs: on_false.shape().to_vec(),
-            })?;
-        allocatable_numel::<E>(OP, &shape)?;
+        let shape = broadcast_shape(OP, &shape, on_false.shape())?;
         let (c_data, c_layout) = condition.cpu_storage(OP)?;
         let (t_data, t_layout) = on_true.cpu_storage(OP)?;
         let (f_data, f_layout) = on_false.cpu_storage(OP)?;
@@ -554,7 +533,7 @@ impl<E: Float> Tensor<E> {
         let plan = Plan::new([&layouts[0], &layouts[1], &layouts[2]]);
         // SAFETY: the loop writes every element of `row`.
         let out = unsafe {
-            plan.collect(|[c, t, f], [cs, ts, fs], row| {
+            plan.collect(OP, &shape, |[c, t, f], [cs, ts, fs], row| {
                 for (i, o) in row.iter_mut().enumerate() {
                     o.write(if c_data[c + i * cs] != E::ZERO {
                         t_data[t + i * ts]
@@ -562,7 +541,7 @@ impl<E: Float> Tensor<E> {
                         f_data[f + i * fs]
                     });
                 }
-            })
+            })?
         };
         Ok(Tensor::from_contiguous(out, &shape))
     }

@@ -16,6 +16,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use crate::error::Result;
 use crate::layout::Layout;
 
 /// Elements per parallel work unit (and the size above which work goes to rayon).
@@ -139,21 +140,26 @@ impl<const K: usize> Plan<K> {
     }
 
     /// A new dense buffer of [`Plan::numel`] elements written by `row`, with no zeroing pass
-    /// first (for a memory-bound op that pass would cost a third of the traffic).
+    /// first (for a memory-bound op that pass would cost a third of the traffic). `shape`, the
+    /// shape of the result (of `numel` elements), and `op` name it in the error if it cannot
+    /// be allocated.
     ///
     /// # Safety
     /// `row` must initialise every element of each row slice it is given.
     pub unsafe fn collect<E: Send>(
         &self,
+        op: &'static str,
+        shape: &[usize],
         row: impl Fn([usize; K], [usize; K], &mut [MaybeUninit<E>]) + Sync,
-    ) -> Vec<E> {
+    ) -> Result<Vec<E>> {
         let len = self.numel();
-        let mut out: Vec<E> = Vec::with_capacity(len);
+        let (mut out, count) = crate::buffer::with_capacity::<E>(op, shape)?;
+        debug_assert_eq!(count, len);
         self.fill(&mut out.spare_capacity_mut()[..len], row);
         // SAFETY: `fill` hands every one of the `len` elements to `row`, which the caller
         // guarantees initialises them all. A panic in `row` leaves the length at 0 (no UB).
         unsafe { out.set_len(len) };
-        out
+        Ok(out)
     }
 }
 

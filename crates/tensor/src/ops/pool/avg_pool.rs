@@ -68,12 +68,13 @@ pub fn avg_pool2d<E: Float>(
     }
     let data = input.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());
-    let mut output = vec![E::ZERO; n * c * out_plane];
+    let out_shape = [n, c, geometry.output[0], geometry.output[1]];
+    let mut output = crate::buffer::filled(OP, &out_shape, E::ZERO)?;
     for_each_plane(&mut output, out_plane, data.len(), |plane, out| {
         let x = &data[plane * in_plane..(plane + 1) * in_plane];
         avg_pool_plane(x, &geometry, count_include_pad, out);
     });
-    Tensor::from_vec(output, &[n, c, geometry.output[0], geometry.output[1]])
+    Tensor::from_vec(output, &out_shape)
 }
 
 fn avg_pool_plane<E: Float>(
@@ -142,7 +143,7 @@ pub fn avg_pool2d_backward<E: Float>(
     }
     let grad = grad_output.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());
-    let mut grad_input = vec![E::ZERO; n * c * in_plane];
+    let mut grad_input = crate::buffer::filled(OP, input_shape, E::ZERO)?;
     let work = grad_input.len() + grad.len();
     for_each_plane(&mut grad_input, in_plane, work, |plane, dx| {
         let dy = &grad[plane * out_plane..(plane + 1) * out_plane];

@@ -49,7 +49,7 @@ pub fn global_avg_pool2d<E: Float>(input: &Tensor<E>) -> Result<Tensor<E>> {
     }
     let data = input.contiguous_data(OP)?;
     let plane = h * w;
-    let mut output = vec![E::ZERO; n * c];
+    let mut output = crate::buffer::filled(OP, &[n, c], E::ZERO)?;
     // Tasks of whole planes: each output is one plane's mean, computed by one thread.
     let planes_per_task = (4096 / plane).max(1);
     for_each_plane(&mut output, planes_per_task, data.len(), |task, out| {
@@ -91,7 +91,7 @@ pub fn global_avg_pool2d_backward<E: Float>(
     let grad = grad_output.contiguous_data(OP)?;
     let plane = h * w;
     let count = E::from_usize(plane);
-    let mut grad_input = vec![E::ZERO; n * c * plane];
+    let mut grad_input = crate::buffer::filled(OP, input_shape, E::ZERO)?;
     for_each_plane(&mut grad_input, plane, n * c * plane, |index, dx| {
         dx.fill(grad[index] / count);
     });

@@ -48,8 +48,8 @@ pub fn max_pool2d<E: Float>(
     let data = input.contiguous_data(OP)?;
     let (in_plane, out_plane) = (geometry.input_plane(), geometry.output_plane());
     let out_shape = [n, c, geometry.output[0], geometry.output[1]];
-    let mut output = vec![E::ZERO; n * c * out_plane];
-    let mut indices = vec![0usize; n * c * out_plane];
+    let mut output = crate::buffer::filled(OP, &out_shape, E::ZERO)?;
+    let mut indices = crate::buffer::filled(OP, &out_shape, 0usize)?;
     let plane_kernel = |plane: usize, out: &mut [E], argmax: &mut [usize]| {
         let x = &data[plane * in_plane..(plane + 1) * in_plane];
         max_pool_plane(x, &geometry, out, argmax);
@@ -332,7 +332,7 @@ pub fn max_pool2d_backward<E: Float>(
     let out_plane = grad_shape[2] * grad_shape[3];
     let grad = grad_output.contiguous_data(OP)?;
     let argmax = indices.as_slice();
-    let mut grad_input = vec![E::ZERO; n * c * in_plane];
+    let mut grad_input = crate::buffer::filled(OP, input_shape, E::ZERO)?;
     for_each_plane(
         &mut grad_input,
         in_plane,

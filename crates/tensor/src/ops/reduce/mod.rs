@@ -117,11 +117,12 @@ fn reduce<E: Float, F: Fn(E, E) -> E + Sync>(
             }),
         };
     }
-    // A non-contiguous input is made dense first; refuse one too large to materialise.
-    crate::ops::elementwise::allocatable_numel::<E>(op, x.shape())?;
+    // A non-contiguous input is made dense first (an error if that copy cannot be allocated).
     let data = crate::ops::elementwise::dense_data(op, x)?;
     if data.is_empty() {
-        return Ok(Tensor::from_contiguous(vec![start; out_numel], &shape));
+        // Reducing an empty axis can still leave many elements: `[0, n]` summed over axis 0.
+        let out = crate::buffer::filled(op, &shape, start)?;
+        return Ok(Tensor::from_contiguous(out, &shape));
     }
     let groups = kernels::coalesce(x.shape(), &mask);
     let out = kernels::reduce_groups(&data, &groups, start, &f);
@@ -283,9 +284,8 @@ impl<E: Float> Tensor<E> {
         if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::reduce::argmax(OP, self, axis, &out_shape);
         }
-        crate::ops::elementwise::allocatable_numel::<E>(OP, shape)?;
         let data = crate::ops::elementwise::dense_data(OP, self)?;
-        let mut out = vec![0usize; outer * inner];
+        let mut out = crate::buffer::filled(OP, &out_shape, 0usize)?;
         // Per outer index: one pass over the `size` rows of `inner` elements, updating the
         // running best of each column (contiguous, cache-friendly for any axis).
         let block = |o: usize, indices: &mut [usize]| {

@@ -140,7 +140,7 @@ pub fn cross_entropy_backward<E: Float>(
         Reduction::Mean => grad_loss.to_f64() / n as f64,
         Reduction::Sum => grad_loss.to_f64(),
     };
-    let mut grad = vec![E::ZERO; n * c];
+    let mut grad = crate::buffer::filled(OP, &[n, c], E::ZERO)?;
     let row_grad = |row: usize, out: &mut [E]| {
         let values = &x[row * c..(row + 1) * c];
         let max = values

@@ -78,7 +78,7 @@ fn forward<E: Float>(
     }
     let x = input.contiguous_data(op)?;
     let (len, stride) = (geometry.len, geometry.inner);
-    let mut output = vec![E::ZERO; x.len()];
+    let mut output = crate::buffer::filled(op, input.shape(), E::ZERO)?;
     for_each_lane(&mut output, geometry, |offset, i, y| {
         let x = &x[offset..offset + len * stride];
         // m = max (NaN propagates), then Σ exp(x − m).
@@ -131,7 +131,7 @@ fn backward<E: Float>(
     let y = output.contiguous_data(op)?;
     let dy = grad_output.contiguous_data(op)?;
     let (len, stride) = (geometry.len, geometry.inner);
-    let mut grad_input = vec![E::ZERO; y.len()];
+    let mut grad_input = crate::buffer::filled(op, output.shape(), E::ZERO)?;
     for_each_lane(&mut grad_input, geometry, |offset, i, dx| {
         let y = &y[offset..offset + len * stride];
         let dy = &dy[offset..offset + len * stride];
