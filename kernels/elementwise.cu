@@ -157,13 +157,13 @@ extern "C" __global__ void relu_backward_f32(long long n, const float* x, const 
     }
 }
 
-// The residual join: out[i] = max(a[i] + b[i], 0) in one pass.
+// The residual join: out[i] = max(a[i] + b[i], 0) in one pass (a NaN sum stays NaN, as U_RELU).
 // grid: [ceil(n/256)], block: [256]; out: [n]
 extern "C" __global__ void add_relu_f32(long long n, const float* a, const float* b, float* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         float s = a[i] + b[i];
-        out[i] = s > 0.0f ? s : 0.0f;
+        out[i] = s > 0.0f ? s : (s != s ? s : 0.0f);
     }
 }
 

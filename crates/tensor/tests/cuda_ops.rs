@@ -499,6 +499,28 @@ fn fused_add_relu_and_relu_backward() {
         &a.add(&b).unwrap().relu().unwrap(),
         0.0,
     );
+    // The dispatching op: one shape (the fused kernel, which keeps a NaN sum as relu does) and
+    // a broadcast operand (the unfused kernels).
+    let mut with_nan = a.to_vec();
+    with_nan[7] = f32::NAN;
+    let with_nan = Tensor::from_vec(with_nan, a.shape()).unwrap();
+    poison();
+    let fused = on(device, &with_nan).add_relu(&on(device, &b)).unwrap();
+    assert!(fused.to_vec()[7].is_nan(), "add_relu must keep a NaN sum");
+    assert_close(
+        "Tensor::add_relu",
+        &fused,
+        &with_nan.add_relu(&b).unwrap(),
+        0.0,
+    );
+    let row = random(&[129], &mut rng);
+    poison();
+    assert_close(
+        "Tensor::add_relu broadcast",
+        &on(device, &a).add_relu(&on(device, &row)).unwrap(),
+        &a.add_relu(&row).unwrap(),
+        0.0,
+    );
     let mask = a.gt(&Tensor::scalar(0.0)).unwrap();
     poison();
     assert_close(
