@@ -1,5 +1,6 @@
-// batch_norm.cu — batch normalisation over the channels of a dense NCHW tensor, on f32
-// (Ioffe & Szegedy 2015, Algorithm 1 and the backward pass of section 3).
+// batch_norm.cu — batch normalisation over the channels of a dense NCHW tensor, on f32 and f64
+// (Ioffe & Szegedy 2015, Algorithm 1 and the backward pass of section 3; templates over the
+// element type T, entry points NAME_f32 / NAME_f64, see element.cuh).
 //
 // What:
 //   statistics:  mean_c = (1/M) Σ x,  var_c = (1/M) Σ (x − mean_c)²  over M = N·H·W values of
@@ -22,24 +23,29 @@
 //   backward gathers Σdy and Σdy·x̂ in one pass too; fusing ReLU saves a full read and write of
 //   the activation.
 
+#include "element.cuh"
+
+template <typename T>
 struct Welford {
-    float count, mean, m2;
+    T count, mean, m2;
 };
 
-__device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
-    float count = a.count + b.count;
-    if (count == 0.0f) return a;
-    float delta = b.mean - a.mean;
-    float fb = b.count / count;
-    Welford r;
+template <typename T>
+__device__ __forceinline__ Welford<T> welford_merge(Welford<T> a, Welford<T> b) {
+    T count = a.count + b.count;
+    if (count == T(0)) return a;
+    T delta = b.mean - a.mean;
+    T fb = b.count / count;
+    Welford<T> r;
     r.count = count;
     r.mean = a.mean + delta * fb;
     r.m2 = a.m2 + b.m2 + delta * delta * a.count * fb;
     return r;
 }
 
-__device__ __forceinline__ Welford welford_shuffle(Welford w, int delta) {
-    Welford o;
+template <typename T>
+__device__ __forceinline__ Welford<T> welford_shuffle(Welford<T> w, int delta) {
+    Welford<T> o;
     o.count = __shfl_down_sync(0xffffffffu, w.count, delta);
     o.mean = __shfl_down_sync(0xffffffffu, w.mean, delta);
     o.m2 = __shfl_down_sync(0xffffffffu, w.m2, delta);
@@ -48,18 +54,18 @@ __device__ __forceinline__ Welford welford_shuffle(Welford w, int delta) {
 
 // mean[c], var[c] (biased) and invstd[c] of channel c.
 // grid: [C], block: [256]; mean, var, invstd: [C]
-extern "C" __global__ void bn_statistics_f32(const float* x, float* mean, float* var,
-                                             float* invstd, int n, int channels, long long plane,
-                                             float eps) {
-    __shared__ Welford partial[32];
+template <typename T>
+__device__ __forceinline__ void bn_statistics(const T* x, T* mean, T* var, T* invstd, int n,
+                                              int channels, long long plane, T eps) {
+    __shared__ Welford<T> partial[32];
     int c = blockIdx.x;
-    Welford w = {0.0f, 0.0f, 0.0f};
+    Welford<T> w = {T(0), T(0), T(0)};
     long long total = (long long)n * plane;
     for (long long i = threadIdx.x; i < total; i += blockDim.x) {
         long long image = i / plane, pixel = i % plane;
-        float v = x[(image * channels + c) * plane + pixel];
-        w.count += 1.0f;
-        float delta = v - w.mean;
+        T v = x[(image * channels + c) * plane + pixel];
+        w.count += T(1);
+        T delta = v - w.mean;
         w.mean += delta / w.count;
         w.m2 += delta * (v - w.mean);
     }
@@ -69,59 +75,62 @@ extern "C" __global__ void bn_statistics_f32(const float* x, float* mean, float*
     __syncthreads();
     if (warp == 0) {
         int warps = (blockDim.x + 31) >> 5;
-        Welford zero = {0.0f, 0.0f, 0.0f};
+        Welford<T> zero = {T(0), T(0), T(0)};
         w = lane < warps ? partial[lane] : zero;
         for (int d = 16; d > 0; d >>= 1) w = welford_merge(w, welford_shuffle(w, d));
         if (lane == 0) {
-            float v = w.count > 0.0f ? w.m2 / w.count : 0.0f;
+            T v = w.count > T(0) ? w.m2 / w.count : T(0);
             mean[c] = w.mean;
             var[c] = v;
-            invstd[c] = rsqrtf(v + eps);
+            invstd[c] = Num<T>::rsqrt(v + eps);
         }
     }
 }
 
 // y = γ·(x − mean)·invstd + β, then ReLU if `relu`. Used for training (batch statistics) and
-// evaluation (running statistics, invstd computed by the caller's launch of bn_invstd_f32).
+// evaluation (running statistics, invstd computed by the caller's launch of bn_invstd).
 // grid: [ceil(N·C·H·W/256)], block: [256]; y: [N, C, H, W]
-extern "C" __global__ void bn_forward_f32(const float* x, const float* mean, const float* invstd,
-                                          const float* gamma, const float* beta, float* y,
-                                          long long total, int channels, long long plane,
-                                          int relu) {
+template <typename T>
+__device__ __forceinline__ void bn_forward(const T* x, const T* mean, const T* invstd,
+                                           const T* gamma, const T* beta, T* y, long long total,
+                                           int channels, long long plane, int relu) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
         int c = (int)((i / plane) % channels);
-        float v = gamma[c] * (x[i] - mean[c]) * invstd[c] + beta[c];
-        y[i] = relu ? fmaxf(v, 0.0f) : v;
+        T v = gamma[c] * (x[i] - mean[c]) * invstd[c] + beta[c];
+        y[i] = relu ? Num<T>::max(v, T(0)) : v;
     }
 }
 
 // invstd[c] = 1/√(var[c] + ε). grid: [ceil(C/256)], block: [256]; invstd: [C]
-extern "C" __global__ void bn_invstd_f32(const float* var, float* invstd, int channels, float eps) {
+template <typename T>
+__device__ __forceinline__ void bn_invstd(const T* var, T* invstd, int channels, T eps) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c < channels) invstd[c] = rsqrtf(var[c] + eps);
+    if (c < channels) invstd[c] = Num<T>::rsqrt(var[c] + eps);
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
     for (int d = 16; d > 0; d >>= 1) v += __shfl_down_sync(0xffffffffu, v, d);
     return v;
 }
 
 // dβ[c] = Σ g, dγ[c] = Σ g·x̂ with g = dy (masked by y > 0 when `relu`).
 // grid: [C], block: [256]; dgamma, dbeta: [C]
-extern "C" __global__ void bn_backward_reduce_f32(const float* x, const float* y, const float* dy,
-                                                  const float* mean, const float* invstd,
-                                                  float* dgamma, float* dbeta, int n, int channels,
-                                                  long long plane, int relu) {
-    __shared__ float partial_g[32], partial_gx[32];
+template <typename T>
+__device__ __forceinline__ void bn_backward_reduce(const T* x, const T* y, const T* dy,
+                                                   const T* mean, const T* invstd, T* dgamma,
+                                                   T* dbeta, int n, int channels, long long plane,
+                                                   int relu) {
+    __shared__ T partial_g[32], partial_gx[32];
     int c = blockIdx.x;
-    float m = mean[c], s = invstd[c];
-    float sum_g = 0.0f, sum_gx = 0.0f;
+    T m = mean[c], s = invstd[c];
+    T sum_g = T(0), sum_gx = T(0);
     long long total = (long long)n * plane;
     for (long long i = threadIdx.x; i < total; i += blockDim.x) {
         long long index = ((i / plane) * channels + c) * plane + i % plane;
-        float g = dy[index];
-        if (relu && !(y[index] > 0.0f)) g = 0.0f;
+        T g = dy[index];
+        if (relu && !(y[index] > T(0))) g = T(0);
         sum_g += g;
         sum_gx += g * (x[index] - m) * s;
     }
@@ -135,8 +144,8 @@ extern "C" __global__ void bn_backward_reduce_f32(const float* x, const float* y
     __syncthreads();
     if (warp == 0) {
         int warps = (blockDim.x + 31) >> 5;
-        sum_g = warp_sum(lane < warps ? partial_g[lane] : 0.0f);
-        sum_gx = warp_sum(lane < warps ? partial_gx[lane] : 0.0f);
+        sum_g = warp_sum(lane < warps ? partial_g[lane] : T(0));
+        sum_gx = warp_sum(lane < warps ? partial_gx[lane] : T(0));
         if (lane == 0) {
             dbeta[c] = sum_g;
             dgamma[c] = sum_gx;
@@ -146,28 +155,28 @@ extern "C" __global__ void bn_backward_reduce_f32(const float* x, const float* y
 
 // dx = γ·invstd/M · (M·g − dβ − x̂·dγ), g = dy (masked by y > 0 when `relu`).
 // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-extern "C" __global__ void bn_backward_input_f32(const float* x, const float* y, const float* dy,
-                                                 const float* mean, const float* invstd,
-                                                 const float* gamma, const float* dgamma,
-                                                 const float* dbeta, float* dx, long long total,
-                                                 int channels, long long plane, float count,
-                                                 int relu) {
+template <typename T>
+__device__ __forceinline__ void bn_backward_input(const T* x, const T* y, const T* dy,
+                                                  const T* mean, const T* invstd, const T* gamma,
+                                                  const T* dgamma, const T* dbeta, T* dx,
+                                                  long long total, int channels, long long plane,
+                                                  T count, int relu) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
         int c = (int)((i / plane) % channels);
-        float g = dy[i];
-        if (relu && !(y[i] > 0.0f)) g = 0.0f;
-        float xhat = (x[i] - mean[c]) * invstd[c];
+        T g = dy[i];
+        if (relu && !(y[i] > T(0))) g = T(0);
+        T xhat = (x[i] - mean[c]) * invstd[c];
         dx[i] = gamma[c] * invstd[c] / count * (count * g - dbeta[c] - xhat * dgamma[c]);
     }
 }
 
 // Evaluation-mode backward (statistics are constants): dx = g·γ·invstd.
 // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-extern "C" __global__ void bn_eval_backward_input_f32(const float* dy, const float* invstd,
-                                                      const float* gamma, float* dx,
-                                                      long long total, int channels,
-                                                      long long plane) {
+template <typename T>
+__device__ __forceinline__ void bn_eval_backward_input(const T* dy, const T* invstd,
+                                                       const T* gamma, T* dx, long long total,
+                                                       int channels, long long plane) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
          i += (long long)gridDim.x * blockDim.x) {
         int c = (int)((i / plane) % channels);
@@ -178,16 +187,64 @@ extern "C" __global__ void bn_eval_backward_input_f32(const float* dy, const flo
 // new_mean = (1 − m)·running_mean + m·mean; new_var = (1 − m)·running_var + m·var·correction
 // (correction = M/(M − 1) turns the biased batch variance into the unbiased one).
 // grid: [ceil(C/256)], block: [256]; new_mean, new_var: [C]
-extern "C" __global__ void bn_running_update_f32(const float* running_mean,
-                                                 const float* running_var, const float* mean,
-                                                 const float* var, float* new_mean,
-                                                 float* new_var, int channels, double momentum,
-                                                 double correction) {
+template <typename T>
+__device__ __forceinline__ void bn_running_update(const T* running_mean, const T* running_var,
+                                                  const T* mean, const T* var, T* new_mean,
+                                                  T* new_var, int channels, double momentum,
+                                                  double correction) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < channels) {
-        new_mean[c] = (float)((1.0 - momentum) * (double)running_mean[c] +
-                              momentum * (double)mean[c]);
-        new_var[c] = (float)((1.0 - momentum) * (double)running_var[c] +
-                             momentum * ((double)var[c] * correction));
+        new_mean[c] = (T)((1.0 - momentum) * (double)running_mean[c] +
+                          momentum * (double)mean[c]);
+        new_var[c] = (T)((1.0 - momentum) * (double)running_var[c] +
+                         momentum * ((double)var[c] * correction));
     }
 }
+
+// The entry points, NAME_f32 and NAME_f64 (see element.cuh); parameters as in the templates.
+#define ENTRY_POINTS(T, S)                                                                      \
+    extern "C" __global__ void bn_statistics##S(const T* x, T* mean, T* var, T* invstd, int n,  \
+                                                int channels, long long plane, T eps) {         \
+        bn_statistics<T>(x, mean, var, invstd, n, channels, plane, eps);                        \
+    }                                                                                           \
+    extern "C" __global__ void bn_forward##S(const T* x, const T* mean, const T* invstd,        \
+                                             const T* gamma, const T* beta, T* y,               \
+                                             long long total, int channels, long long plane,    \
+                                             int relu) {                                        \
+        bn_forward<T>(x, mean, invstd, gamma, beta, y, total, channels, plane, relu);           \
+    }                                                                                           \
+    extern "C" __global__ void bn_invstd##S(const T* var, T* invstd, int channels, T eps) {     \
+        bn_invstd<T>(var, invstd, channels, eps);                                               \
+    }                                                                                           \
+    extern "C" __global__ void bn_backward_reduce##S(const T* x, const T* y, const T* dy,       \
+                                                     const T* mean, const T* invstd,            \
+                                                     T* dgamma, T* dbeta, int n, int channels,  \
+                                                     long long plane, int relu) {               \
+        bn_backward_reduce<T>(x, y, dy, mean, invstd, dgamma, dbeta, n, channels, plane, relu); \
+    }                                                                                           \
+    extern "C" __global__ void bn_backward_input##S(const T* x, const T* y, const T* dy,        \
+                                                    const T* mean, const T* invstd,             \
+                                                    const T* gamma, const T* dgamma,            \
+                                                    const T* dbeta, T* dx, long long total,     \
+                                                    int channels, long long plane, T count,     \
+                                                    int relu) {                                 \
+        bn_backward_input<T>(x, y, dy, mean, invstd, gamma, dgamma, dbeta, dx, total,           \
+                             channels, plane, count, relu);                                     \
+    }                                                                                           \
+    extern "C" __global__ void bn_eval_backward_input##S(const T* dy, const T* invstd,          \
+                                                         const T* gamma, T* dx,                 \
+                                                         long long total, int channels,         \
+                                                         long long plane) {                     \
+        bn_eval_backward_input<T>(dy, invstd, gamma, dx, total, channels, plane);               \
+    }                                                                                           \
+    extern "C" __global__ void bn_running_update##S(const T* running_mean,                      \
+                                                    const T* running_var, const T* mean,        \
+                                                    const T* var, T* new_mean, T* new_var,      \
+                                                    int channels, double momentum,              \
+                                                    double correction) {                        \
+        bn_running_update<T>(running_mean, running_var, mean, var, new_mean, new_var,           \
+                             channels, momentum, correction);                                   \
+    }
+
+ENTRY_POINTS(float, _f32)
+ENTRY_POINTS(double, _f64)

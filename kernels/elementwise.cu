@@ -1,4 +1,5 @@
-// elementwise.cu — elementwise maps with NumPy broadcasting, on f32.
+// elementwise.cu — elementwise maps with NumPy broadcasting, on f32 and f64 (every kernel is a
+// template over the element type T; entry points NAME_f32 / NAME_f64, see element.cuh).
 //
 // What: out[i] = op(a[ia(i)], b[ib(i)]) for the binary ops (add, sub, mul, div, maximum,
 //   minimum, pow, and the 1/0 masks gt, ge, lt, le, eq), out[i] = op(x[i], scalar) for the unary ops, ReLU's backward, the fused residual
@@ -7,9 +8,12 @@
 // Launch: 1-D grid-stride loops; grid: [min(ceil(n/256), 65535·8)], block: [256].
 // Why it is fast: these kernels are memory-bound, so the whole game is touching each byte once
 //   with coalesced accesses: consecutive threads handle consecutive outputs; the dense
-//   binary path loads float4 (16 bytes per thread per access) when every operand is 16-byte
-//   aligned; broadcasting and views are index arithmetic (strides of 0 for broadcast axes),
-//   never a materialised copy; add + ReLU after a residual block is one pass instead of two.
+//   binary path moves 16 bytes per operand per access (one float4, or two double2 for f64) when
+//   every operand is 16-byte aligned; broadcasting and views are index arithmetic (strides of 0
+//   for broadcast axes), never a materialised copy; add + ReLU after a residual block is one
+//   pass instead of two.
+
+#include "element.cuh"
 
 #define MAX_RANK 8
 
@@ -48,7 +52,8 @@ enum BinaryOp {
     OP_GT = 7, OP_GE = 8, OP_LT = 9, OP_LE = 10, OP_EQ = 11
 };
 
-__device__ __forceinline__ float apply_binary(int op, float a, float b) {
+template <typename T>
+__device__ __forceinline__ T apply_binary(int op, T a, T b) {
     switch (op) {
         case OP_ADD: return a + b;
         case OP_SUB: return a - b;
@@ -57,20 +62,21 @@ __device__ __forceinline__ float apply_binary(int op, float a, float b) {
         // NaN propagates (matches the CPU kernels' `if a > b || a.is_nan()` convention).
         case OP_MAX: return (a > b || a != a) ? a : b;
         case OP_MIN: return (a < b || a != a) ? a : b;
-        case OP_POW: return powf(a, b);
+        case OP_POW: return Num<T>::pow(a, b);
         // Comparisons give a 1/0 mask; any comparison with NaN is false.
-        case OP_GT: return a > b ? 1.0f : 0.0f;
-        case OP_GE: return a >= b ? 1.0f : 0.0f;
-        case OP_LT: return a < b ? 1.0f : 0.0f;
-        case OP_LE: return a <= b ? 1.0f : 0.0f;
-        default: return a == b ? 1.0f : 0.0f;
+        case OP_GT: return a > b ? T(1) : T(0);
+        case OP_GE: return a >= b ? T(1) : T(0);
+        case OP_LT: return a < b ? T(1) : T(0);
+        case OP_LE: return a <= b ? T(1) : T(0);
+        default: return a == b ? T(1) : T(0);
     }
 }
 
 // out[i] = op(a[ia(i)], b[ib(i)]) over the broadcast output shape; out is dense.
 // grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void binary_strided_f32(int op, long long n, const float* a, const float* b,
-                                              float* out, StridedPair view) {
+template <typename T>
+__device__ __forceinline__ void binary_strided(int op, long long n, const T* a, const T* b,
+                                               T* out, const StridedPair& view) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         long long rest = i, ia = view.a_offset, ib = view.b_offset;
@@ -84,31 +90,30 @@ extern "C" __global__ void binary_strided_f32(int op, long long n, const float* 
     }
 }
 
-// Dense operands of one shape. Vector path: n4 = n/4 float4 loads per operand when all three
-// pointers are 16-byte aligned, then the tail scalar.
+// Dense operands of one shape. Vector path: n4 = n/4 groups of four elements, each moved as 16
+// bytes per operand (Quad<T>: one float4, or two double2), when all three pointers are 16-byte
+// aligned; then the tail scalar.
 // grid: [ceil(n/1024)], block: [256]; out: [n]
-extern "C" __global__ void binary_dense_f32(int op, long long n, const float* a, const float* b,
-                                            float* out, int vectorised) {
+template <typename T>
+__device__ __forceinline__ void binary_dense(int op, long long n, const T* a, const T* b, T* out,
+                                             int vectorised) {
     long long stride = (long long)gridDim.x * blockDim.x;
     long long first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     long long done = 0;
-    // The caller allows float4 only for offsets that are multiples of 4; the pointers' 16-byte
+    // The caller allows vectors only for offsets that keep 16-byte alignment; the pointers'
     // alignment is checked here too (the allocator's alignment is not assumed).
     unsigned long long misaligned = (reinterpret_cast<unsigned long long>(a) |
                                      reinterpret_cast<unsigned long long>(b) |
                                      reinterpret_cast<unsigned long long>(out)) & 15ull;
     if (vectorised && misaligned == 0) {
         long long n4 = n / 4;
-        const float4* a4 = reinterpret_cast<const float4*>(a);
-        const float4* b4 = reinterpret_cast<const float4*>(b);
-        float4* out4 = reinterpret_cast<float4*>(out);
         for (long long i = first; i < n4; i += stride) {
-            float4 x = a4[i], y = b4[i], z;
-            z.x = apply_binary(op, x.x, y.x);
-            z.y = apply_binary(op, x.y, y.y);
-            z.z = apply_binary(op, x.z, y.z);
-            z.w = apply_binary(op, x.w, y.w);
-            out4[i] = z;
+            T x[4], y[4], z[4];
+            Quad<T>::load(a + 4 * i, x);
+            Quad<T>::load(b + 4 * i, y);
+#pragma unroll
+            for (int q = 0; q < 4; ++q) z[q] = apply_binary(op, x[q], y[q]);
+            Quad<T>::store(out + 4 * i, z);
         }
         done = n4 * 4;
     }
@@ -123,26 +128,28 @@ enum UnaryOp {
     U_RECIPROCAL = 12
 };
 
-__device__ __forceinline__ float apply_unary(int op, float x, float s) {
+template <typename T>
+__device__ __forceinline__ T apply_unary(int op, T x, T s) {
     switch (op) {
         case U_NEG: return -x;
-        case U_RELU: return x > 0.0f ? x : (x != x ? x : 0.0f);
-        case U_EXP: return expf(x);
-        case U_LOG: return logf(x);
-        case U_SQRT: return sqrtf(x);
-        case U_ABS: return fabsf(x);
-        case U_TANH: return tanhf(x);
-        case U_SIGMOID: return 1.0f / (1.0f + expf(-x));
+        case U_RELU: return x > T(0) ? x : (x != x ? x : T(0));
+        case U_EXP: return Num<T>::exp(x);
+        case U_LOG: return Num<T>::log(x);
+        case U_SQRT: return Num<T>::sqrt(x);
+        case U_ABS: return Num<T>::abs(x);
+        case U_TANH: return Num<T>::tanh(x);
+        case U_SIGMOID: return T(1) / (T(1) + Num<T>::exp(-x));
         case U_ADD_SCALAR: return x + s;
         case U_MUL_SCALAR: return x * s;
-        case U_POW_SCALAR: return powf(x, s);
+        case U_POW_SCALAR: return Num<T>::pow(x, s);
         case U_SQUARE: return x * x;
-        default: return 1.0f / x;
+        default: return T(1) / x;
     }
 }
 
 // out[i] = op(x[i], scalar), x dense. grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void unary_f32(int op, long long n, const float* x, float scalar, float* out) {
+template <typename T>
+__device__ __forceinline__ void unary(int op, long long n, const T* x, T scalar, T* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         out[i] = apply_unary(op, x[i], scalar);
@@ -150,26 +157,29 @@ extern "C" __global__ void unary_f32(int op, long long n, const float* x, float 
 }
 
 // dx[i] = x[i] > 0 ? dy[i] : 0. grid: [ceil(n/256)], block: [256]; dx: [n]
-extern "C" __global__ void relu_backward_f32(long long n, const float* x, const float* dy, float* dx) {
+template <typename T>
+__device__ __forceinline__ void relu_backward(long long n, const T* x, const T* dy, T* dx) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = x[i] > T(0) ? dy[i] : T(0);
     }
 }
 
 // The residual join: out[i] = max(a[i] + b[i], 0) in one pass (a NaN sum stays NaN, as U_RELU).
 // grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void add_relu_f32(long long n, const float* a, const float* b, float* out) {
+template <typename T>
+__device__ __forceinline__ void add_relu(long long n, const T* a, const T* b, T* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        float s = a[i] + b[i];
-        out[i] = s > 0.0f ? s : (s != s ? s : 0.0f);
+        T s = a[i] + b[i];
+        out[i] = s > T(0) ? s : (s != s ? s : T(0));
     }
 }
 
 // Makes a view dense: out[i] = x[offset + Σ index_k(i)·stride_k].
 // grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void gather_f32(long long n, const float* x, float* out, Strided view) {
+template <typename T>
+__device__ __forceinline__ void gather(long long n, const T* x, T* out, const Strided& view) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         long long rest = i, source = view.offset;
@@ -182,7 +192,8 @@ extern "C" __global__ void gather_f32(long long n, const float* x, float* out, S
 }
 
 // out[i] = value. grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void fill_f32(long long n, float value, float* out) {
+template <typename T>
+__device__ __forceinline__ void fill(long long n, T value, T* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         out[i] = value;
@@ -194,8 +205,9 @@ extern "C" __global__ void fill_f32(long long n, float value, float* out) {
 // src[a_offset + Σ index_k·a_stride_k] for every index of view.shape. Only the addressed
 // elements of dst are written (pad fills the rest first; concat writes disjoint regions).
 // grid: [ceil(n/256)], block: [256]; n = numel(view.shape)
-extern "C" __global__ void copy_strided_f32(long long n, const float* src, float* dst,
-                                            StridedPair view) {
+template <typename T>
+__device__ __forceinline__ void copy_strided(long long n, const T* src, T* dst,
+                                             const StridedPair& view) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         long long rest = i, is = view.a_offset, id = view.b_offset;
@@ -212,8 +224,9 @@ extern "C" __global__ void copy_strided_f32(long long n, const float* src, float
 // NumPy's where: out[i] = c[ic(i)] != 0 ? t[it(i)] : f[if(i)] over the broadcast shape (a NaN
 // condition is nonzero, so it picks t, as on the CPU).
 // grid: [ceil(n/256)], block: [256]; out: [n]
-extern "C" __global__ void select_strided_f32(long long n, const float* c, const float* t,
-                                              const float* f, float* out, StridedTriple view) {
+template <typename T>
+__device__ __forceinline__ void select_strided(long long n, const T* c, const T* t, const T* f,
+                                               T* out, const StridedTriple& view) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         long long rest = i, ic = view.c_offset, it = view.t_offset, jf = view.f_offset;
@@ -224,6 +237,41 @@ extern "C" __global__ void select_strided_f32(long long n, const float* c, const
             it += index * view.t_stride[axis];
             jf += index * view.f_stride[axis];
         }
-        out[i] = c[ic] != 0.0f ? t[it] : f[jf];
+        out[i] = c[ic] != T(0) ? t[it] : f[jf];
     }
 }
+
+// The entry points, NAME_f32 and NAME_f64 (see element.cuh); parameters as in the templates.
+#define ENTRY_POINTS(T, S)                                                                      \
+    extern "C" __global__ void binary_strided##S(int op, long long n, const T* a, const T* b,   \
+                                                 T* out, StridedPair view) {                    \
+        binary_strided<T>(op, n, a, b, out, view);                                              \
+    }                                                                                           \
+    extern "C" __global__ void binary_dense##S(int op, long long n, const T* a, const T* b,     \
+                                               T* out, int vectorised) {                        \
+        binary_dense<T>(op, n, a, b, out, vectorised);                                          \
+    }                                                                                           \
+    extern "C" __global__ void unary##S(int op, long long n, const T* x, T scalar, T* out) {    \
+        unary<T>(op, n, x, scalar, out);                                                        \
+    }                                                                                           \
+    extern "C" __global__ void relu_backward##S(long long n, const T* x, const T* dy, T* dx) {  \
+        relu_backward<T>(n, x, dy, dx);                                                         \
+    }                                                                                           \
+    extern "C" __global__ void add_relu##S(long long n, const T* a, const T* b, T* out) {       \
+        add_relu<T>(n, a, b, out);                                                              \
+    }                                                                                           \
+    extern "C" __global__ void gather##S(long long n, const T* x, T* out, Strided view) {       \
+        gather<T>(n, x, out, view);                                                             \
+    }                                                                                           \
+    extern "C" __global__ void fill##S(long long n, T value, T* out) { fill<T>(n, value, out); } \
+    extern "C" __global__ void copy_strided##S(long long n, const T* src, T* dst,               \
+                                               StridedPair view) {                              \
+        copy_strided<T>(n, src, dst, view);                                                     \
+    }                                                                                           \
+    extern "C" __global__ void select_strided##S(long long n, const T* c, const T* t,           \
+                                                 const T* f, T* out, StridedTriple view) {      \
+        select_strided<T>(n, c, t, f, out, view);                                               \
+    }
+
+ENTRY_POINTS(float, _f32)
+ENTRY_POINTS(double, _f64)

@@ -1,5 +1,6 @@
 // reduce.cu — sums (and means), maxima and minima over any set of axes, and argmax along one
-// axis, on f32.
+// axis, on f32 and f64 (templates over the element type T; entry points NAME_f32 / NAME_f64,
+// see element.cuh).
 //
 // What: out[o] = scale · Σ_r x[offset + kept_offset(o) + reduced_offset(r)], where o runs over
 //   the kept axes (the output, dense) and r over the reduced axes; `scale` is 1 for a sum and
@@ -16,6 +17,8 @@
 //   array. The combination order is fixed by the thread index, so the result is the same on
 //   every run (no atomics).
 
+#include "element.cuh"
+
 #define MAX_RANK 8
 
 struct ReduceView {
@@ -29,7 +32,8 @@ struct ReduceView {
     long long reduced_count;
 };
 
-__device__ __forceinline__ float warp_sum(float value) {
+template <typename T>
+__device__ __forceinline__ T warp_sum(T value) {
     for (int delta = 16; delta > 0; delta >>= 1) {
         value += __shfl_down_sync(0xffffffffu, value, delta);
     }
@@ -58,8 +62,9 @@ __device__ __forceinline__ long long reduced_offset(const ReduceView& view, long
 }
 
 // grid: [outputs], block: [256]; out: [outputs]
-extern "C" __global__ void sum_axes_f32(const float* x, float* out, float scale, ReduceView view) {
-    __shared__ float partial[32];
+template <typename T>
+__device__ __forceinline__ void sum_axes(const T* x, T* out, T scale, const ReduceView& view) {
+    __shared__ T partial[32];
     long long o = blockIdx.x;
     long long base = view.offset;
     long long rest = o;
@@ -67,7 +72,7 @@ extern "C" __global__ void sum_axes_f32(const float* x, float* out, float scale,
         base += (rest % view.kept_shape[axis]) * view.kept_stride[axis];
         rest /= view.kept_shape[axis];
     }
-    float sum = 0.0f;
+    T sum = T(0);
     for (long long r = threadIdx.x; r < view.reduced_count; r += blockDim.x) {
         long long index = base, remaining = r;
         for (int axis = view.reduced_rank - 1; axis >= 0; --axis) {
@@ -82,20 +87,22 @@ extern "C" __global__ void sum_axes_f32(const float* x, float* out, float scale,
     __syncthreads();
     if (warp == 0) {
         int warps = (blockDim.x + 31) >> 5;
-        sum = lane < warps ? partial[lane] : 0.0f;
+        sum = lane < warps ? partial[lane] : T(0);
         sum = warp_sum(sum);
         if (lane == 0) out[o] = sum * scale;
     }
 }
 
 // max (is_max = 1) or min of a and b; a NaN in either wins.
-__device__ __forceinline__ float pick_extreme(float a, float b, int is_max) {
+template <typename T>
+__device__ __forceinline__ T pick_extreme(T a, T b, int is_max) {
     if (a != a) return a;
     if (b != b) return b;
-    return is_max ? fmaxf(a, b) : fminf(a, b);
+    return is_max ? Num<T>::max(a, b) : Num<T>::min(a, b);
 }
 
-__device__ __forceinline__ float warp_extreme(float value, int is_max) {
+template <typename T>
+__device__ __forceinline__ T warp_extreme(T value, int is_max) {
     for (int delta = 16; delta > 0; delta >>= 1) {
         value = pick_extreme(value, __shfl_down_sync(0xffffffffu, value, delta), is_max);
     }
@@ -104,13 +111,14 @@ __device__ __forceinline__ float warp_extreme(float value, int is_max) {
 
 // out[o] = max (is_max = 1) or min of the reduced elements; the caller guarantees at least one.
 // grid: [outputs], block: [256]; out: [outputs]
-extern "C" __global__ void extreme_axes_f32(const float* x, float* out, int is_max,
-                                            ReduceView view) {
-    __shared__ float partial[32];
+template <typename T>
+__device__ __forceinline__ void extreme_axes(const T* x, T* out, int is_max,
+                                             const ReduceView& view) {
+    __shared__ T partial[32];
     // −∞ for max, +∞ for min: the identity, held by threads that get no element.
-    const float identity = __int_as_float(is_max ? 0xff800000 : 0x7f800000);
+    const T identity = is_max ? -Num<T>::infinity() : Num<T>::infinity();
     long long base = kept_base(view, blockIdx.x);
-    float best = identity;
+    T best = identity;
     for (long long r = threadIdx.x; r < view.reduced_count; r += blockDim.x) {
         best = pick_extreme(best, x[reduced_offset(view, base, r)], is_max);
     }
@@ -128,16 +136,17 @@ extern "C" __global__ void extreme_axes_f32(const float* x, float* out, int is_m
 // index[e] (e = o·inner + k) = the first j < size maximising x[(o·size + j)·inner + k], x dense;
 // a NaN counts as the maximum (the first NaN wins). size ≥ 1.
 // grid: [ceil(outer·inner/256)], block: [256]; index: [outer·inner]
-extern "C" __global__ void argmax_axis_f32(const float* x, int* index, long long outputs,
-                                           long long size, long long inner) {
+template <typename T>
+__device__ __forceinline__ void argmax_axis(const T* x, int* index, long long outputs,
+                                            long long size, long long inner) {
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < outputs;
          e += (long long)gridDim.x * blockDim.x) {
         long long o = e / inner, k = e % inner;
-        const float* column = x + o * size * inner + k;
-        float best = column[0];
+        const T* column = x + o * size * inner + k;
+        T best = column[0];
         int best_j = 0;
         for (long long j = 1; j < size; ++j) {
-            float v = column[j * inner];
+            T v = column[j * inner];
             if (best == best && (v != v || v > best)) {
                 best = v;
                 best_j = (int)j;
@@ -146,3 +155,20 @@ extern "C" __global__ void argmax_axis_f32(const float* x, int* index, long long
         index[e] = best_j;
     }
 }
+
+// The entry points, NAME_f32 and NAME_f64 (see element.cuh); parameters as in the templates.
+#define ENTRY_POINTS(T, S)                                                                      \
+    extern "C" __global__ void sum_axes##S(const T* x, T* out, T scale, ReduceView view) {      \
+        sum_axes<T>(x, out, scale, view);                                                       \
+    }                                                                                           \
+    extern "C" __global__ void extreme_axes##S(const T* x, T* out, int is_max,                  \
+                                               ReduceView view) {                               \
+        extreme_axes<T>(x, out, is_max, view);                                                  \
+    }                                                                                           \
+    extern "C" __global__ void argmax_axis##S(const T* x, int* index, long long outputs,        \
+                                              long long size, long long inner) {                \
+        argmax_axis<T>(x, index, outputs, size, inner);                                         \
+    }
+
+ENTRY_POINTS(float, _f32)
+ENTRY_POINTS(double, _f64)

@@ -12,7 +12,8 @@
 #   scripts/veit-experiments.sh [OUT_DIR]        (default experiments/veit)
 #
 # Environment: EPOCHS (default 3), WIDTHS (default 8,16,32), ARCH (default preact-resnet56;
-# preact-resnet110 is the paper's), ACTIVE (default 12), THREADS (default: all cores).
+# preact-resnet110 is the paper's), ACTIVE (default 12), THREADS (default: all cores),
+# UNRAVEL_BIN (an already built `unravel` binary; default: build target/release/unravel).
 # A finished training is skipped when the script runs again, so it can be stopped and rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,12 @@ active="${ACTIVE:-12}"
 threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 
-cargo build --release --bin unravel
-unravel=target/release/unravel
+if [ -n "${UNRAVEL_BIN:-}" ]; then
+    unravel="$UNRAVEL_BIN"
+else
+    cargo build --release --bin unravel
+    unravel=target/release/unravel
+fi
 mkdir -p "$out"
 
 train() { # run_dir, then `unravel train` flags
@@ -58,4 +63,5 @@ started=$SECONDS
 "$unravel" experiment paths --weights "$out/residual/model.safetensors" --samples 5 \
     --bn-mode train --out "$out/paths-train-bn" --json | tee "$out/paths-train-bn.log"
 echo "paths: $((SECONDS - started)) s"
+echo "total: $SECONDS s"
 echo "results in $out: lesion/, paths/, paths-train-bn/, and the three runs' *.json"

@@ -49,7 +49,27 @@ enum Command {
     },
 }
 
+/// A reader that closes our stdout early (`unravel summary --arch resnet1202 | head`) ends the
+/// program quietly with status 141, as SIGPIPE ends a C tool. Rust ignores SIGPIPE, so without
+/// this `println!` would panic with "failed printing to stdout: Broken pipe".
+fn exit_quietly_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
+}
+
 fn main() {
+    exit_quietly_when_stdout_closes();
     let args = Args::parse();
     unravel_train::plot::register_fonts();
     let result = match args.command {

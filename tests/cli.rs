@@ -102,3 +102,20 @@ fn parity_passes_on_a_fixture_and_fails_on_a_corrupted_one() {
     );
     assert_eq!(last_json(&stdout)["passed"], false);
 }
+
+#[test]
+fn a_reader_closing_stdout_early_ends_the_program_quietly() {
+    // resnet1202's summary is far longer than a pipe's buffer, so writes fail once the reader
+    // is gone (`unravel summary … | head`).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unravel"))
+        .args(["summary", "resnet1202"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the unravel binary runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}

@@ -231,3 +231,64 @@ fn bad_arguments_are_clear_errors_not_panics() {
         assert!(!message.contains("panicked"), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn degradation_trains_each_network_once_and_refuses_a_changed_recipe() {
+    let data = tempfile::tempdir().unwrap();
+    write_idx(data.path(), 48, 32);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("degradation");
+    let (data_dir, out_dir) = (data.path().to_str().unwrap(), out.to_str().unwrap());
+    let run = |epochs: &str| {
+        unravel(&[
+            "experiment",
+            "degradation",
+            "--arches",
+            "plain20,resnet20",
+            "--widths",
+            "2,2,2",
+            "--epochs",
+            epochs,
+            "--batch",
+            "16",
+            "--threads",
+            "1",
+            "--data",
+            data_dir,
+            "--out",
+            out_dir,
+        ])
+    };
+    let first = run("2");
+    assert!(first.status.success(), "{}", stderr(&first));
+    for file in ["degradation.png", "degradation.svg", "summary.json"] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let arches: Vec<&str> = summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["arch"].as_str().unwrap())
+        .collect();
+    assert_eq!(arches, ["plain20", "resnet20"]);
+    assert_eq!(summary[1]["epochs"], 2);
+
+    // The same recipe again: nothing is retrained.
+    let again = run("2");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again).matches("already trained").count(), 2);
+
+    // Another recipe into the same directory: refused, nothing overwritten.
+    let weights = std::fs::read(out.join("resnet20/model.safetensors")).unwrap();
+    let changed = run("3");
+    assert!(!changed.status.success());
+    assert!(
+        stderr(&changed).contains("another configuration"),
+        "{}",
+        stderr(&changed)
+    );
+    let after = std::fs::read(out.join("resnet20/model.safetensors")).unwrap();
+    assert_eq!(weights, after);
+}

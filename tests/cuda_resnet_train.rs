@@ -3,7 +3,9 @@
 //! ImageNet stem (max pool), pre-activation blocks, and the seed layout (convolutions with
 //! bias) — on the GPU match the same steps on the CPU: the loss of every step, the gradients of
 //! the first, the final weights and running statistics (max-norm relative error per tensor),
-//! and an eval-mode prediction afterwards. Everything trained on the GPU must stay there.
+//! and an eval-mode prediction afterwards. Everything trained on the GPU must stay there. The
+//! same in f32 (`three_sgd_steps_on_the_gpu_match_the_cpu`) and in f64
+//! (`three_sgd_steps_in_f64_on_the_gpu_match_the_cpu`), with tolerances for each.
 //!
 //! Needs a GPU and a build with `--features cuda`; without a GPU the test prints that it was
 //! skipped and passes.
@@ -15,13 +17,33 @@ use unravel_resnet::config::{BlockKind, Layout, ResNetConfig, ShortcutKind, Stem
 use unravel_resnet::nn::{named_gradients, BatchNormConfig, Module, StateRef};
 use unravel_resnet::sgd::{Sgd, SgdConfig};
 use unravel_resnet::ResNet;
-use unravel_tensor::{Device, Rng, Tensor};
+use unravel_tensor::{DType, Device, Float, Rng, Tensor};
 use unravel_train::step::forward_backward;
 
-/// Loss and weight tolerance (f32 on both devices, different summation orders).
-const TOLERANCE: f64 = 1e-4;
-/// Gradients pass through every batch norm's backward, which subtracts nearly equal sums.
-const GRADIENT_TOLERANCE: f64 = 1e-3;
+/// Max-norm relative tolerances of the GPU against the CPU (same dtype on both devices,
+/// different summation orders).
+#[derive(Debug, Clone, Copy)]
+struct Tolerances {
+    /// Losses, final weights and running statistics, the eval-mode prediction.
+    values: f64,
+    /// Gradients pass through every batch norm's backward, which subtracts nearly equal sums.
+    gradients: f64,
+}
+
+/// f32: 1e-4 and 1e-3. f64: 1e-10 and 1e-9 — still six orders of magnitude below what a wrong
+/// kernel would give, and far above f64 rounding (about 1e-16 per operation).
+fn tolerances<E: Float>() -> Tolerances {
+    match E::DTYPE {
+        DType::F32 => Tolerances {
+            values: 1e-4,
+            gradients: 1e-3,
+        },
+        DType::F64 => Tolerances {
+            values: 1e-10,
+            gradients: 1e-9,
+        },
+    }
+}
 
 fn gpu(test: &str) -> Option<Device> {
     match Device::cuda(0) {
@@ -34,10 +56,13 @@ fn gpu(test: &str) -> Option<Device> {
 }
 
 /// max |gpu − cpu| / max(max |cpu|, 1e-30); fails on a NaN the CPU does not have.
-fn relative_error(what: &str, gpu: &Tensor<f32>, cpu: &Tensor<f32>) -> f64 {
+fn relative_error<E: Float>(what: &str, gpu: &Tensor<E>, cpu: &Tensor<E>) -> f64 {
     assert_eq!(gpu.shape(), cpu.shape(), "{what}: shapes");
     let (g, c) = (gpu.try_to_vec().expect("download"), cpu.to_vec());
-    let scale = c.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
+    let scale = c
+        .iter()
+        .fold(0f64, |m, v| m.max(v.to_f64().abs()))
+        .max(1e-300);
     g.iter()
         .zip(&c)
         .map(|(&a, &b)| {
@@ -45,13 +70,13 @@ fn relative_error(what: &str, gpu: &Tensor<f32>, cpu: &Tensor<f32>) -> f64 {
                 !a.is_nan() || b.is_nan(),
                 "{what}: NaN on the GPU, {b} on the CPU"
             );
-            (a as f64 - b as f64).abs() / scale
+            (a.to_f64() - b.to_f64()).abs() / scale
         })
         .fold(0.0, f64::max)
 }
 
 /// Every parameter and buffer by name.
-fn state(model: &ResNet<f32>) -> BTreeMap<String, Tensor<f32>> {
+fn state<E: Float>(model: &ResNet<E>) -> BTreeMap<String, Tensor<E>> {
     let mut tensors = BTreeMap::new();
     model.visit_state("", &mut |name, entry| match entry {
         StateRef::Parameter(p) => {
@@ -82,9 +107,11 @@ fn config(block: BlockKind, shortcut: ShortcutKind, stem: Stem, layout: Layout) 
     }
 }
 
-fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usize) {
-    let mut cpu = ResNet::<f32>::new(config, 3).expect("model");
-    let mut gpu = ResNet::<f32>::new(config, 3).expect("model");
+fn train_and_compare<E: Float>(name: &str, device: Device, config: &ResNetConfig, hw: usize) {
+    let tolerance = tolerances::<E>();
+    let name = format!("{name} ({})", E::DTYPE);
+    let mut cpu = ResNet::<E>::new(config, 3).expect("model");
+    let mut gpu = ResNet::<E>::new(config, 3).expect("model");
     gpu.to_device(device).expect("model to the GPU");
     assert_eq!(gpu.device(), device);
     let sgd = SgdConfig {
@@ -97,7 +124,7 @@ fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usiz
     let mut rng = Rng::seed_from(11);
     for step in 0..3 {
         // A fresh batch each step: [6, 1, hw, hw], labels 0..5.
-        let images = Tensor::<f32>::randn(&[6, 1, hw, hw], 0.0, 1.0, &mut rng);
+        let images = Tensor::<E>::randn(&[6, 1, hw, hw], 0.0, 1.0, &mut rng);
         let labels = [0, 1, 2, 3, 4, (step % 5)];
         let on_cpu = forward_backward(&mut cpu, &images, &labels).expect("CPU step");
         let on_gpu = forward_backward(&mut gpu, &images, &labels).expect("GPU step");
@@ -108,7 +135,7 @@ fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usiz
         );
         let loss_error = (on_gpu.loss - on_cpu.loss).abs() / on_cpu.loss.abs().max(1e-30);
         assert!(
-            loss_error <= TOLERANCE,
+            loss_error <= tolerance.values,
             "{name} step {step}: loss {} on the GPU, {} on the CPU",
             on_gpu.loss,
             on_cpu.loss
@@ -129,7 +156,7 @@ fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usiz
                 );
                 let error = relative_error(parameter, g, c);
                 assert!(
-                    error <= GRADIENT_TOLERANCE,
+                    error <= tolerance.gradients,
                     "{name}: gradient of {parameter}: relative error {error:e}"
                 );
             }
@@ -144,12 +171,12 @@ fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usiz
         assert_eq!(g.device(), device, "{name}: {tensor} left the GPU");
         let error = relative_error(tensor, g, c);
         assert!(
-            error <= TOLERANCE,
+            error <= tolerance.values,
             "{name}: {tensor} after 3 steps: relative error {error:e}"
         );
     }
     // Eval mode (running statistics) on a new batch.
-    let images = Tensor::<f32>::randn(&[3, 1, hw, hw], 0.0, 1.0, &mut rng);
+    let images = Tensor::<E>::randn(&[3, 1, hw, hw], 0.0, 1.0, &mut rng);
     let (c, g) = (
         cpu.predict(&images).expect("CPU predict"),
         gpu.predict(&images).expect("GPU predict"),
@@ -157,18 +184,15 @@ fn train_and_compare(name: &str, device: Device, config: &ResNetConfig, hw: usiz
     assert_eq!(g.device(), device);
     let error = relative_error("predict", &g, &c);
     assert!(
-        error <= TOLERANCE,
+        error <= tolerance.values,
         "{name}: predict: relative error {error:e}"
     );
     println!("{name}: 3 SGD steps on {device} match the CPU");
 }
 
-#[test]
-fn three_sgd_steps_on_the_gpu_match_the_cpu() {
-    let Some(device) = gpu("three_sgd_steps_on_the_gpu_match_the_cpu") else {
-        return;
-    };
-    let cases = [
+/// The four small ResNets: (what, configuration, input height and width).
+fn cases() -> [(&'static str, ResNetConfig, usize); 4] {
+    [
         (
             "basic blocks, option A (CIFAR stem)",
             config(
@@ -204,8 +228,25 @@ fn three_sgd_steps_on_the_gpu_match_the_cpu() {
             config(BlockKind::Basic, ShortcutKind::B, Stem::Cifar, Layout::Seed),
             16,
         ),
-    ];
-    for (name, config, hw) in &cases {
-        train_and_compare(name, device, config, *hw);
+    ]
+}
+
+#[test]
+fn three_sgd_steps_on_the_gpu_match_the_cpu() {
+    let Some(device) = gpu("three_sgd_steps_on_the_gpu_match_the_cpu") else {
+        return;
+    };
+    for (name, config, hw) in &cases() {
+        train_and_compare::<f32>(name, device, config, *hw);
+    }
+}
+
+#[test]
+fn three_sgd_steps_in_f64_on_the_gpu_match_the_cpu() {
+    let Some(device) = gpu("three_sgd_steps_in_f64_on_the_gpu_match_the_cpu") else {
+        return;
+    };
+    for (name, config, hw) in &cases() {
+        train_and_compare::<f64>(name, device, config, *hw);
     }
 }

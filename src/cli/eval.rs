@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use unravel_resnet::presets;
 use unravel_resnet::weights::{load_state, SafetensorsFile, MOMENTUM_PREFIX};
 use unravel_tensor::Float;
 use unravel_train::checkpoint::read_config;
@@ -54,8 +53,7 @@ fn evaluate_file<E: Float>(
     let (train, test) = data::load(config, args.data.as_deref())?;
     let names = test.class_names().to_vec();
     let [channels, _, _] = test.image_shape();
-    let options = config.preset_options(channels, test.num_classes());
-    let mut model = presets::build::<E>(&config.arch, &options, 0)?;
+    let mut model = config.build_model::<E>(channels, test.num_classes(), 0)?;
     load_state(&mut model, file, true, &|name| {
         !name.starts_with(MOMENTUM_PREFIX)
     })?;

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use unravel_data::BatchLoader;
-use unravel_resnet::presets;
 use unravel_resnet::weights::{load_state, SafetensorsFile, MOMENTUM_PREFIX};
 use unravel_resnet::ResNet;
 use unravel_tensor::Float;
@@ -24,8 +23,7 @@ pub fn load_run<E: Float>(
     config.limit_test = limit_test.or(config.limit_test);
     let (train, test) = data::load(&config, data_dir)?;
     let [channels, _, _] = test.image_shape();
-    let options = config.preset_options(channels, test.num_classes());
-    let mut model = presets::build::<E>(&config.arch, &options, config.seed)?;
+    let mut model = config.build_model::<E>(channels, test.num_classes(), config.seed)?;
     let weights = run_dir.join(WEIGHTS_FILE);
     let path = if weights.exists() {
         weights

@@ -82,8 +82,9 @@ pub struct TrainArgs {
     /// Test on the first N test images only.
     #[arg(long)]
     pub limit_test: Option<usize>,
-    /// cpu, cuda (GPU 0) or cuda:N. The GPU needs a build with `--features cuda`, f32, an
-    /// NVIDIA driver and NVRTC (see docs/cuda.md). Also applies to --resume.
+    /// cpu, cuda (GPU 0) or cuda:N. The GPU needs a build with `--features cuda`, an NVIDIA
+    /// driver and NVRTC (see docs/cuda.md); f32 and f64 both run there. Also applies to
+    /// --resume.
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     pub device: Device,
 }
@@ -273,12 +274,6 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     if let Device::Cuda(ordinal) = device {
         // Fail before loading data: no driver, no GPU, or a build without the feature.
         Device::cuda(ordinal)?;
-        if dtype != "f32" {
-            return Err(format!(
-                "--device {device} trains in f32 only (the CUDA kernels are f32), not {dtype}"
-            )
-            .into());
-        }
     }
     let (resume, out, data_dir) = (args.resume.clone(), args.out.clone(), args.data.clone());
     let stop_after = args.stop_after_epochs;

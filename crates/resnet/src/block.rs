@@ -43,6 +43,12 @@ pub struct ResidualBlock<E: Float> {
     /// Veit et al. (2016, §3) lesion: when set, the branch is deleted and the block computes
     /// only its shortcut, `y = shortcut(x)` (then the output ReLU, for post-activation blocks).
     pub lesioned: bool,
+    /// Multiplies the residual branch: `y = shortcut(x) + branch_scale · F(x)`. 1 except at
+    /// test time in a network trained with only m of its n branches per mini-batch
+    /// (`--active-blocks m`), where it is m/n: each branch was present with probability m/n
+    /// during training, and the test network uses its expectation — stochastic depth's test
+    /// rule (Huang et al. 2016, eq. 5).
+    pub branch_scale: f64,
 }
 
 impl<E: Float> ResidualBlock<E> {
@@ -68,7 +74,12 @@ impl<E: Float> Module<E> for ResidualBlock<E> {
         let branch = if self.lesioned {
             None
         } else {
-            Some(forward_chain(&mut self.branch, context, &activated)?)
+            let branch = forward_chain(&mut self.branch, context, &activated)?;
+            Some(if self.branch_scale == 1.0 {
+                branch
+            } else {
+                branch.mul_scalar(E::from_f64(self.branch_scale))?
+            })
         };
         if self.has_skip && !self.shortcut_reads_pre_activation {
             shortcut = Some(self.shortcut_value(context, input)?);
@@ -156,6 +167,10 @@ impl<E: Float> Module<E> for ResidualBlock<E> {
         };
         trace.close(row, &output);
         Ok(output)
+    }
+
+    fn as_residual_block(&self) -> Option<&ResidualBlock<E>> {
+        Some(self)
     }
 
     fn as_residual_block_mut(&mut self) -> Option<&mut ResidualBlock<E>> {
@@ -372,5 +387,6 @@ pub fn build_block<E: Float>(options: &BlockOptions, rng: &mut Rng) -> Result<Re
         output,
         route: GradientRoute::Both,
         lesioned: false,
+        branch_scale: 1.0,
     })
 }

@@ -181,6 +181,25 @@ impl<E: Float> ResNet<E> {
         blocks
     }
 
+    /// Every residual block, in forward order, read-only.
+    pub fn blocks(&self) -> Vec<&ResidualBlock<E>> {
+        fn walk<'a, E: Float>(module: &'a dyn Module<E>, out: &mut Vec<&'a ResidualBlock<E>>) {
+            match module.as_residual_block() {
+                Some(block) => out.push(block),
+                None => {
+                    for child in module.children() {
+                        walk(child, out);
+                    }
+                }
+            }
+        }
+        let mut blocks = Vec::new();
+        for child in &self.features {
+            walk(&*child.module, &mut blocks);
+        }
+        blocks
+    }
+
     /// Inference: eval mode, nothing recorded. `input` is `[N, C, H, W]` (copied to the model's
     /// device first); returns the logits `[N, classes]`, on that device.
     pub fn predict(&mut self, input: &Tensor<E>) -> Result<Tensor<E>> {
@@ -235,6 +254,16 @@ impl<E: Float> Module<E> for ResNet<E> {
             .map(|c| &mut *c.module as &mut dyn Module<E>)
             .collect();
         children.push(&mut *self.classifier.module);
+        children
+    }
+
+    fn children(&self) -> Vec<&dyn Module<E>> {
+        let mut children: Vec<&dyn Module<E>> = self
+            .features
+            .iter()
+            .map(|c| &*c.module as &dyn Module<E>)
+            .collect();
+        children.push(&*self.classifier.module);
         children
     }
 }

@@ -607,7 +607,8 @@ fn active_blocks_keep_exactly_m_branches_and_match_the_lesioned_network() {
             reference.predict(&x).unwrap().to_vec()
         );
     }
-    activate_all_blocks(&mut model);
+    // All five branches at scale 5/5: the ordinary network.
+    activate_all_blocks(&mut model, 5).unwrap();
     assert_eq!(model.predict(&x).unwrap().to_vec(), full);
     for active in 0..=5 {
         let chosen = activate_random_blocks(&mut model, active, &mut rng).unwrap();
@@ -637,6 +638,61 @@ fn active_blocks_keep_exactly_m_branches_and_match_the_lesioned_network() {
         }
     }
     assert!(activate_random_blocks(&mut model, 6, &mut rng).is_err());
+    assert!(activate_all_blocks(&mut model, 0).is_err());
+    assert!(activate_all_blocks(&mut model, 6).is_err());
     let mut plain = tiny_model(BlockKind::Plain, ShortcutKind::B, &[2, 1]);
     assert!(activate_random_blocks(&mut plain, 1, &mut rng).is_err());
+}
+
+/// The test network of `--active-blocks m` (stochastic depth's rule): each block computes
+/// `shortcut(x) + (m/n)·F(x)`, checked against the same sum built by hand from the block's own
+/// branch and shortcut; copies (lesion, reorder) keep the scale; a training draw resets it.
+#[test]
+fn the_test_network_of_active_block_training_scales_every_branch_by_m_over_n() {
+    let mut model = tiny_model(BlockKind::PreActBasic, ShortcutKind::B, &[3, 2]);
+    let x = test_set(1, 4).remove(0).images;
+    let full = model.predict(&x).unwrap();
+    activate_all_blocks(&mut model, 2).unwrap();
+    let scaled = model.predict(&x).unwrap();
+    assert!(model.blocks().iter().all(|b| b.branch_scale == 2.0 / 5.0));
+    assert_ne!(scaled.to_vec(), full.to_vec());
+
+    // One block by hand: y = shortcut(x) + 0.4·branch(x), from the block's own modules.
+    let tape = Tape::<f64>::new();
+    let mut context = Context::new(&tape, Mode::Eval);
+    let input = tape.constant(Tensor::randn(
+        &[2, 2, 6, 6],
+        0.0,
+        1.0,
+        &mut Rng::seed_from(9),
+    ));
+    let mut blocks = model.blocks_mut();
+    let block = &mut blocks[1]; // identity shortcut, same shape
+    let y = block.forward(&mut context, &input).unwrap().into_value();
+    block.branch_scale = 1.0;
+    let whole = block.forward(&mut context, &input).unwrap().into_value();
+    block.lesioned = true;
+    let shortcut = block.forward(&mut context, &input).unwrap().into_value();
+    block.lesioned = false;
+    block.branch_scale = 0.4;
+    let (y, whole, shortcut) = (y.to_vec(), whole.to_vec(), shortcut.to_vec());
+    for i in 0..y.len() {
+        let expected = shortcut[i] + 0.4 * (whole[i] - shortcut[i]);
+        assert!(
+            (y[i] - expected).abs() < 1e-12,
+            "{i}: {} vs {expected}",
+            y[i]
+        );
+    }
+
+    // Copies keep the scale, so lesions and reorderings see the same test network.
+    let copy = ensemble::duplicate(&model).unwrap();
+    assert!(copy.blocks().iter().all(|b| b.branch_scale == 0.4));
+    let mut unlesioned = lesioned_copy(&model, &[]).unwrap();
+    assert_eq!(unlesioned.predict(&x).unwrap().to_vec(), scaled.to_vec());
+
+    // A training draw runs the active branches unscaled.
+    activate_random_blocks(&mut model, 5, &mut Rng::seed_from(1)).unwrap();
+    assert!(model.blocks().iter().all(|b| b.branch_scale == 1.0));
+    assert_eq!(model.predict(&x).unwrap().to_vec(), full.to_vec());
 }

@@ -2,7 +2,8 @@
 //! networks forced onto the unfused add and ReLU: logits, loss, every parameter gradient, the
 //! running statistics and the input gradient agree bit for bit, in train and eval mode, under
 //! every gradient route (Veit et al.'s path experiments), for basic and bottleneck blocks,
-//! option-A and projection shortcuts and the seed layout; and a lesioned block is unaffected.
+//! option-A and projection shortcuts, the seed layout and scaled branches (`--active-blocks`);
+//! and lesioned and plain blocks are unaffected.
 
 use unravel_autograd::{GradientRoute, Tape};
 use unravel_resnet::config::{BlockKind, Layout, ResNetConfig, ShortcutKind, Stem, StrideOn};
@@ -135,6 +136,25 @@ fn fused_blocks_equal_unfused_blocks_bit_for_bit() {
             }
         }
         assert_same::<f32>(config, Mode::Train, &[Both], &format!("f32 {label}"));
+    }
+}
+
+#[test]
+fn a_scaled_branch_fuses_after_the_scale() {
+    // --active-blocks' test network: y = relu(shortcut(x) + s·F(x)), fused or not.
+    let config = tiny(BlockKind::Basic, ShortcutKind::B, Layout::Torchvision);
+    let mut fused = model::<f64>(&config, false);
+    let mut unfused = model::<f64>(&config, true);
+    for model in [&mut fused, &mut unfused] {
+        for block in model.blocks_mut() {
+            block.branch_scale = 0.4;
+        }
+    }
+    for routes in [&[GradientRoute::Both][..], &[GradientRoute::LeftOnly]] {
+        let (a, fused_nodes) = step(&mut fused, Mode::Train, routes);
+        let (b, nodes) = step(&mut unfused, Mode::Train, routes);
+        assert!(a == b, "routes {routes:?}: fused and unfused differ");
+        assert_eq!(fused_nodes + 4, nodes, "routes {routes:?}: not fused");
     }
 }
 

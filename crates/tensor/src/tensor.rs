@@ -482,14 +482,13 @@ impl<E: Float> Tensor<E> {
     }
 
     /// A dense row-major copy (or `self` if already contiguous), on the same device; fails only
-    /// if a device copy fails. (A GPU tensor is gathered on the GPU by `gather_f32`; an `f64`
-    /// one, which has no kernels, through the host.)
+    /// if a device copy fails. (A GPU tensor is gathered on the GPU by the `gather` kernel.)
     pub fn try_contiguous(&self) -> Result<Self> {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
         #[cfg(feature = "cuda")]
-        if crate::cuda::launch::is_cuda(self) && E::DTYPE == crate::DType::F32 {
+        if crate::cuda::launch::is_cuda(self) {
             return crate::cuda::ops::elementwise::contiguous("contiguous", self);
         }
         Self::from_contiguous(self.try_to_vec()?, self.shape()).to_device(self.device())

@@ -2,8 +2,11 @@
 //! and evaluated from its directory alone.
 
 use serde::{Deserialize, Serialize};
-use unravel_resnet::presets::PresetOptions;
+use unravel_resnet::ensemble::activate_all_blocks;
+use unravel_resnet::presets::{self, PresetOptions};
 use unravel_resnet::sgd::SgdConfig;
+use unravel_resnet::ResNet;
+use unravel_tensor::Float;
 
 use crate::error::{Result, TrainError};
 use crate::schedule::{Schedule, ScheduleKind};
@@ -147,5 +150,36 @@ impl TrainConfig {
             num_classes: Some(classes),
             ..PresetOptions::default()
         }
+    }
+
+    /// This run's network for `channels`-channel images and `classes` classes, its weights
+    /// drawn from `seed`. A run trained with `--active-blocks m` gets the test-time branch
+    /// scale m/n (stochastic depth's rule; see `unravel_resnet::ensemble::active`), so that
+    /// loading its weights into this model gives the network it was evaluated as.
+    ///
+    /// ```
+    /// use unravel_train::TrainConfig;
+    /// let config = TrainConfig {
+    ///     widths: Some(vec![2, 2, 2]),
+    ///     active_blocks: Some(3),
+    ///     ..TrainConfig::default()
+    /// };
+    /// let model = config.build_model::<f32>(1, 10, 0)?; // resnet20: 9 blocks
+    /// assert!(model.blocks().iter().all(|b| b.branch_scale == 3.0 / 9.0));
+    /// # Ok::<(), unravel_train::TrainError>(())
+    /// ```
+    pub fn build_model<E: Float>(
+        &self,
+        channels: usize,
+        classes: usize,
+        seed: u64,
+    ) -> Result<ResNet<E>> {
+        let options = self.preset_options(channels, classes);
+        let mut model = presets::build::<E>(&self.arch, &options, seed)?;
+        if let Some(active) = self.active_blocks {
+            activate_all_blocks(&mut model, active)
+                .map_err(|e| TrainError::config(format!("--active-blocks {active}: {e}")))?;
+        }
+        Ok(model)
     }
 }

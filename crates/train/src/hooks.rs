@@ -29,7 +29,7 @@ const BLOCK_CHOICE_SEED: u64 = 0x5eed_b10c_u64;
 
 /// Keeps the residual branch of `active` random blocks per mini-batch and lesions the others
 /// (`unravel_resnet::ensemble::activate_random_blocks`); every block is whole again after the
-/// step (for evaluation and checkpoints).
+/// step, each scaled by `active / n` (for evaluation; see `unravel_resnet::ensemble::active`).
 ///
 /// The choice of step `t` comes from stream `t` of a generator keyed by the run's seed, so it
 /// depends only on (seed, step): a resumed run draws the same blocks.
@@ -43,7 +43,8 @@ const BLOCK_CHOICE_SEED: u64 = 0x5eed_b10c_u64;
 /// hook.before_batch(&mut model, 0)?;
 /// assert_eq!(model.blocks_mut().iter().filter(|b| !b.lesioned).count(), 3);
 /// hook.after_batch(&mut model, 0, 1.0)?;
-/// assert!(model.blocks_mut().iter().all(|b| !b.lesioned));
+/// // Every branch back, scaled by 3/9 for evaluation (stochastic depth's test rule).
+/// assert!(model.blocks_mut().iter().all(|b| !b.lesioned && b.branch_scale == 3.0 / 9.0));
 /// # Ok::<(), unravel_train::TrainError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ impl<E: Float> BatchHook<E> for ActiveBlocks {
     }
 
     fn after_batch(&mut self, model: &mut ResNet<E>, _step: u64, _loss: f64) -> Result<()> {
-        activate_all_blocks(model);
-        Ok(())
+        activate_all_blocks(model, self.active)
+            .map_err(|e| TrainError::config(format!("--active-blocks {}: {e}", self.active)))
     }
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use unravel_data::{BatchLoader, Dataset};
-use unravel_resnet::presets;
 use unravel_resnet::sgd::Sgd;
 use unravel_resnet::ResNet;
 use unravel_tensor::{Device, Float};
@@ -76,8 +75,7 @@ impl<E: Float> Trainer<E> {
             ));
         }
         let [channels, _, _] = train.image_shape();
-        let options = config.preset_options(channels, train.num_classes());
-        let model = presets::build::<E>(&config.arch, &options, config.seed)?;
+        let model = config.build_model::<E>(channels, train.num_classes(), config.seed)?;
         let optimizer = Sgd::new(config.sgd());
         let (train_loader, test_loader) = loaders(&config, train, test)?;
         std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;

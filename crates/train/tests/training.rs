@@ -428,16 +428,18 @@ fn bad_configurations_are_typed_errors() {
         );
         assert!(result.is_err(), "{bad:?} was accepted");
     }
-    let mut run = trainer(
+    // More active blocks than the network has: refused when the model is built.
+    let too_many = Trainer::<f32>::new(
         TrainConfig {
             active_blocks: Some(10),
             ..config()
         },
+        synthetic(48, 3, 8, 1).unwrap(),
+        synthetic(24, 3, 8, 2).unwrap(),
         dir.path(),
     );
-    assert!(run
-        .run()
-        .unwrap_err()
-        .to_string()
-        .contains("--active-blocks"));
+    match too_many {
+        Err(error) => assert!(error.to_string().contains("--active-blocks 10"), "{error}"),
+        Ok(_) => panic!("--active-blocks 10 accepted for a 9-block network"),
+    }
 }

@@ -47,8 +47,8 @@ pub struct NetArgs {
     /// happen there on a GPU).
     #[arg(long, default_value_t = 1)]
     pub warmup: u32,
-    /// cpu, cuda (GPU 0) or cuda:N. The GPU needs a build with `--features cuda`, f32, an
-    /// NVIDIA driver and NVRTC (see docs/cuda.md).
+    /// cpu, cuda (GPU 0) or cuda:N. The GPU needs a build with `--features cuda`, an NVIDIA
+    /// driver and NVRTC (see docs/cuda.md); f32 and f64 both run there.
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     pub device: Device,
     /// f32 or f64.
@@ -179,18 +179,11 @@ fn measure<E: Float>(args: &NetArgs) -> CliResult<serde_json::Value> {
     }))
 }
 
-/// Fails before building the model when `args.device` cannot run: no driver, no such GPU, a
-/// build without the `cuda` feature, or a dtype the CUDA kernels lack (they are f32).
+/// Fails before building the model when `args.device` cannot run: no driver, no such GPU, or
+/// a build without the `cuda` feature.
 fn check_device(args: &NetArgs) -> CliResult<()> {
     if let Device::Cuda(ordinal) = args.device {
         Device::cuda(ordinal).map_err(|e| format!("bench net --device {}: {e}", args.device))?;
-        if args.dtype != "f32" {
-            return Err(format!(
-                "bench net --device {} runs f32 only (the CUDA kernels are f32), not {}",
-                args.device, args.dtype
-            )
-            .into());
-        }
     }
     Ok(())
 }

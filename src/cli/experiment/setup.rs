@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use unravel_resnet::ensemble::LabelledBatch;
-use unravel_resnet::presets;
 use unravel_resnet::weights::{self, SafetensorsFile};
 use unravel_resnet::ResNet;
 use unravel_train::checkpoint::read_config;
@@ -116,8 +115,7 @@ impl ModelAndData {
         channels: usize,
         classes: usize,
     ) -> CliResult<ResNet<f32>> {
-        let options = config.preset_options(channels, classes);
-        let mut model = presets::build::<f32>(&config.arch, &options, self.seed)?;
+        let mut model = config.build_model::<f32>(channels, classes, self.seed)?;
         match (weights_path, self.untrained) {
             (_, true) => {}
             (Some(path), false) => {

@@ -16,8 +16,9 @@ enum Owned<E: Float> {
 
 /// A deep copy of `model`: the same architecture (rebuilt from its configuration) and every
 /// parameter, buffer and counter copied, entry by entry, in state order. Parameters keep their
-/// `trainable` flag. Blocks start with their default flags (not lesioned, [`Both`] gradient
-/// route): lesions and routes are what the experiments set on copies.
+/// `trainable` flag and blocks their branch scale (part of the function the network computes).
+/// Blocks start with their default flags (not lesioned, [`Both`] gradient route): lesions and
+/// routes are what the experiments set on copies.
 ///
 /// The copy is checked entry by entry (names and shapes); a model whose blocks were swapped
 /// for blocks of a different structure would be refused with an error rather than copied
@@ -80,8 +81,12 @@ pub fn duplicate<E: Float>(model: &ResNet<E>) -> Result<ResNet<E>> {
     if mismatch.is_none() && position != entries.len() {
         mismatch = Some("the model has more state entries than its configuration builds".into());
     }
-    match mismatch {
-        Some(message) => Err(ResnetError::experiment("copying a model", message)),
-        None => Ok(copy),
+    if let Some(message) = mismatch {
+        return Err(ResnetError::experiment("copying a model", message));
     }
+    let scales: Vec<f64> = model.blocks().iter().map(|b| b.branch_scale).collect();
+    for (block, scale) in copy.blocks_mut().into_iter().zip(scales) {
+        block.branch_scale = scale;
+    }
+    Ok(copy)
 }

@@ -129,6 +129,11 @@ pub trait Module<E: Float> {
         Vec::new()
     }
 
+    /// Like [`Module::children_mut`], read-only.
+    fn children(&self) -> Vec<&dyn Module<E>> {
+        Vec::new()
+    }
+
     /// Whether this module is exactly `y = max(x, 0)` — the [`ReLU`](crate::nn::ReLU) itself,
     /// not a wrapper around it — so that a residual block may fuse it with its add
     /// ([`Var::add_relu`]). Anything that wants to see a ReLU's input (a probe, a hook) must
@@ -139,6 +144,11 @@ pub trait Module<E: Float> {
 
     /// This module as a residual block, if it is one (for lesion and path experiments).
     fn as_residual_block_mut(&mut self) -> Option<&mut crate::block::ResidualBlock<E>> {
+        None
+    }
+
+    /// Like [`Module::as_residual_block_mut`], read-only.
+    fn as_residual_block(&self) -> Option<&crate::block::ResidualBlock<E>> {
         None
     }
 }

@@ -148,4 +148,11 @@ impl<E: Float> Module<E> for Sequential<E> {
             .map(|c| &mut *c.module as &mut dyn Module<E>)
             .collect()
     }
+
+    fn children(&self) -> Vec<&dyn Module<E>> {
+        self.children
+            .iter()
+            .map(|c| &*c.module as &dyn Module<E>)
+            .collect()
+    }
 }

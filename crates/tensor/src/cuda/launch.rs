@@ -1,5 +1,6 @@
-//! Launch helpers shared by the CUDA ops: device checks, typed views of tensors as `float`
-//! buffers, fresh outputs, launch shapes, and the [`launch!`] macro that checks every launch.
+//! Launch helpers shared by the CUDA ops: device checks, typed views of tensors' device
+//! buffers, fresh outputs, launch shapes, and the [`launch!`] macro that picks the kernel
+//! instance for the element type and checks every launch.
 
 use std::sync::Arc;
 
@@ -49,12 +50,11 @@ pub fn is_cuda<E: Float>(tensor: &Tensor<E>) -> bool {
     cuda_storage(tensor).is_some()
 }
 
-/// The device all `tensors` live on; fails unless they are all on one GPU and `E` is `f32`.
+/// The device all `tensors` live on; fails unless they are all on one GPU.
 pub fn common_device<E: Float>(
     op: &'static str,
     tensors: &[&Tensor<E>],
 ) -> Result<Arc<CudaDevice>> {
-    super::require_f32::<E>(op)?;
     let first = tensors[0];
     for other in &tensors[1..] {
         if other.device() != first.device() {
@@ -72,26 +72,20 @@ pub fn common_device<E: Float>(
     Ok(Arc::clone(storage.device()))
 }
 
-/// The whole buffer behind `tensor`, as `float` (index it with the tensor's layout).
-pub fn whole<'a, E: Float>(op: &'static str, tensor: &'a Tensor<E>) -> Result<CudaView<'a, f32>> {
-    super::require_f32::<E>(op)?;
+/// The whole buffer behind `tensor` (index it with the tensor's layout).
+pub fn whole<'a, E: Float>(op: &'static str, tensor: &'a Tensor<E>) -> Result<CudaView<'a, E>> {
     let storage = cuda_storage(tensor).ok_or(TensorError::UnsupportedDevice {
         op,
         device: tensor.device(),
     })?;
-    let buffer = storage.buffer();
-    // SAFETY: `E` is f32 (checked above), so the buffer holds exactly `len` f32 values.
-    unsafe { buffer.transmute::<f32>(buffer.len()) }.ok_or_else(|| TensorError::Cuda {
-        op,
-        message: "device buffer could not be viewed as f32".into(),
-    })
+    Ok(storage.buffer().as_view())
 }
 
-/// The elements of a contiguous `tensor` as one dense `float` view (from its offset).
+/// The elements of a contiguous `tensor` as one dense view (from its offset).
 pub fn dense_view<'a, E: Float>(
     op: &'static str,
     tensor: &'a Tensor<E>,
-) -> Result<CudaView<'a, f32>> {
+) -> Result<CudaView<'a, E>> {
     debug_assert!(tensor.is_contiguous());
     let view = whole(op, tensor)?;
     let start = tensor.layout().offset();
@@ -103,6 +97,12 @@ pub fn dense_view<'a, E: Float>(
         })
 }
 
+/// Whether `offset` elements of `E` from a 256-byte-aligned allocation keep 16-byte alignment
+/// (what the kernels' vector paths need: `float4`, or `double2` for f64).
+pub fn vector_aligned<E: Float>(offset: usize) -> bool {
+    (offset * E::DTYPE.size_in_bytes()).is_multiple_of(16)
+}
+
 /// A fresh output of `len` elements on `device` (uninitialised: the kernel writing it must
 /// cover every element; tests poison outputs to check that).
 pub struct Output<E: Float> {
@@ -112,7 +112,6 @@ pub struct Output<E: Float> {
 
 impl<E: Float> Output<E> {
     pub fn new(op: &'static str, device: &Arc<CudaDevice>, len: usize) -> Result<Self> {
-        super::require_f32::<E>(op)?;
         // SAFETY: uninitialised device memory; see the type's doc — every launch that creates
         // an output writes all of it before anything reads it.
         let buffer = unsafe { device.stream().alloc::<E>(len.max(1)) }
@@ -123,14 +122,9 @@ impl<E: Float> Output<E> {
         })
     }
 
-    /// The buffer as `float`, for a kernel to write.
-    pub fn view_mut(&mut self, op: &'static str) -> Result<CudaViewMut<'_, f32>> {
-        let len = self.buffer.len();
-        // SAFETY: `E` is f32 (checked in `new`), so the buffer holds exactly `len` f32 values.
-        unsafe { self.buffer.transmute_mut::<f32>(len) }.ok_or_else(|| TensorError::Cuda {
-            op,
-            message: "device buffer could not be viewed as f32".into(),
-        })
+    /// The buffer, for a kernel to write.
+    pub fn view_mut(&mut self) -> CudaViewMut<'_, E> {
+        self.buffer.as_view_mut()
     }
 
     /// The finished output as a dense tensor of `shape`.
@@ -139,27 +133,31 @@ impl<E: Float> Output<E> {
     }
 }
 
-/// Launches `function` of kernel file `file` on `device` with `config` and the arguments, and
-/// turns a failed launch (bad configuration, missing kernel, earlier fault) into
-/// [`TensorError::Cuda`]. Arguments must match the kernel's parameter list in order and type.
+/// Launches `kernel` (a constant of [`super::kernels`]) instantiated for the element type
+/// `$elem` (`kernel_f32` or `kernel_f64`) on `device` with `config` and the arguments, and turns
+/// a failed launch (bad configuration, missing kernel, earlier fault) into
+/// [`TensorError::Cuda`]; a kernel without an instance for `$elem` is `UnsupportedDType`.
+/// Arguments must match the kernel's parameter list in order and type, with `T` = `$elem`.
 macro_rules! launch {
-    ($op:expr, $device:expr, $file:expr, $function:literal, $config:expr; $($arg:expr),* $(,)?) => {{
+    ($op:expr, $device:expr, $kernel:expr, $elem:ty, $config:expr; $($arg:expr),* $(,)?) => {{
         use cudarc::driver::PushKernelArg;
-        let function = $device.function(&$file, $function)?;
+        let name = $kernel.name($op, <$elem as crate::Float>::DTYPE)?;
+        let function = $device.function(&$kernel.file, &name)?;
         let mut builder = $device.stream().launch_builder(&function);
         $( builder.arg($arg); )*
         // SAFETY: the argument list matches the kernel's signature in `kernels/` (order and C
-        // type: pointers are device views of f32/i32, integers i32/i64, structs #[repr(C)]
-        // mirrors), and the launch shape covers exactly the elements the kernel's doc states;
-        // kernels bound-check every index against the sizes passed.
+        // type: pointers are device views of the element type `T` = `$elem` (or i32),
+        // integers i32/i64, scalars `T`, structs #[repr(C)] mirrors), and the launch shape
+        // covers exactly the elements the kernel's doc states; kernels bound-check every index
+        // against the sizes passed.
         unsafe { builder.launch($config) }
             .map(|_| ())
-            .map_err(|e| crate::cuda::context::driver_error($op, concat!("launch ", $function), e))
+            .map_err(|e| crate::cuda::context::driver_error($op, &format!("launch {name}"), e))
     }};
 }
 pub(crate) use launch;
 
-/// Copies a small host array of `E` (per-channel values, labels) to the device.
+/// Copies a small host array (labels, indices) to the device.
 pub fn upload<T: cudarc::driver::DeviceRepr>(
     op: &'static str,
     device: &CudaDevice,

@@ -1,12 +1,12 @@
 //! The CUDA backend (compiled with the `cuda` feature): device storage, host↔device copies,
-//! and the hand-written kernels of `kernels/*.cu`, compiled at run time by NVRTC for the GPU in
-//! use and launched through cudarc.
+//! and the hand-written kernels of `kernels/*.cu` (each instantiated for f32 and f64), compiled
+//! at run time by NVRTC for the GPU in use and launched through cudarc.
 //!
 //! - [`context`]: one cached handle per GPU (context, stream, compute capability, modules);
 //!   the driver library is looked for before any driver call, so a machine without a GPU gets
 //!   a [`crate::TensorError::Cuda`], never a panic.
 //! - [`nvrtc`]: our fallible NVRTC loader (`UNRAVEL_NVRTC` picks the library) and compiler.
-//! - [`kernels`]: the embedded sources, one per kernel family.
+//! - [`kernels`]: the embedded sources, one per kernel family, and the table of entry points.
 //! - [`launch`]: the launch wrappers the ops dispatch to.
 //!
 //! See `docs/cuda.md` for the build, the driver/PTX version rule and the kernel designs.
@@ -121,17 +121,5 @@ impl<E: Float> CudaStorage<E> {
 
     pub fn device(&self) -> &Arc<CudaDevice> {
         &self.device
-    }
-}
-
-/// Fails unless `E` is `f32`: the kernels of `kernels/*.cu` are written for `float`.
-pub(crate) fn require_f32<E: Float>(op: &'static str) -> Result<()> {
-    if E::DTYPE == crate::DType::F32 {
-        Ok(())
-    } else {
-        Err(TensorError::UnsupportedDType {
-            op,
-            dtype: E::DTYPE,
-        })
     }
 }

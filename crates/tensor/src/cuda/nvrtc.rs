@@ -13,6 +13,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::OnceLock;
 
+use super::kernels::HEADERS;
 use crate::error::{Result, TensorError};
 
 type NvrtcResult = c_int;
@@ -179,8 +180,9 @@ impl Drop for Program<'_> {
 /// `capability = (major, minor)`, returning a CUBIN or a NUL-terminated PTX text.
 ///
 /// Options: `-std=c++17 -default-device`, the architecture
-/// (`sm_XY` for a CUBIN, `compute_XY` for PTX), and `extra_options`. A compile error is a
-/// [`TensorError::Cuda`] carrying NVRTC's full log.
+/// (`sm_XY` for a CUBIN, `compute_XY` for PTX), and `extra_options`. The headers of
+/// [`super::kernels::HEADERS`] (`element.cuh`) are available to `#include "…"`. A compile error
+/// is a [`TensorError::Cuda`] carrying NVRTC's full log.
 pub fn compile(
     source: &str,
     name: &str,
@@ -197,6 +199,18 @@ pub fn compile(
     };
     let source_c = to_c(source)?;
     let name_c = to_c(name)?;
+    let header_sources = HEADERS
+        .iter()
+        .map(|(_, text)| to_c(text))
+        .collect::<Result<Vec<_>>>()?;
+    let header_names = HEADERS
+        .iter()
+        .map(|(header, _)| to_c(header))
+        .collect::<Result<Vec<_>>>()?;
+    let header_source_pointers: Vec<*const c_char> =
+        header_sources.iter().map(|h| h.as_ptr()).collect();
+    let header_name_pointers: Vec<*const c_char> =
+        header_names.iter().map(|h| h.as_ptr()).collect();
     let arch = match kind {
         CodeKind::Cubin => format!("--gpu-architecture=sm_{}{}", capability.0, capability.1),
         CodeKind::Ptx => format!(
@@ -214,15 +228,17 @@ pub fn compile(
         api,
         handle: std::ptr::null_mut(),
     };
-    // SAFETY: the source and name are NUL-terminated strings alive for the call; no headers.
+    // SAFETY: the source and name are NUL-terminated strings alive for the call, and the two
+    // header arrays hold `HEADERS.len()` pointers each to live NUL-terminated strings (NVRTC
+    // copies them into the program).
     let status = unsafe {
         (api.create_program)(
             &mut program.handle,
             source_c.as_ptr(),
             name_c.as_ptr(),
-            0,
-            std::ptr::null(),
-            std::ptr::null(),
+            HEADERS.len() as c_int,
+            header_source_pointers.as_ptr(),
+            header_name_pointers.as_ptr(),
         )
     };
     check(api, status, "nvrtcCreateProgram")?;

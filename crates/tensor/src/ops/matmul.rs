@@ -104,7 +104,7 @@ impl<E: Float> Tensor<E> {
                 OP,
                 self,
                 other,
-                crate::cuda::ops::GemmPrecision::F32,
+                crate::cuda::ops::GemmPrecision::Exact,
             );
         }
         // Vectors become [1, k] rows on the left, [k, 1] columns on the right (views).

@@ -12,7 +12,7 @@ use cudarc::driver::{CudaView, CudaViewMut, DeviceRepr};
 
 use super::conv_plan::{self, GemmCall};
 use super::matmul::{gemm, GemmPrecision};
-use crate::cuda::kernels::CONV;
+use crate::cuda::kernels::{ADD_CHANNEL_BIAS, COL2IM, IM2COL};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
 use crate::cuda::CudaDevice;
 use crate::error::{Result, TensorError};
@@ -60,13 +60,13 @@ fn geometry(op: &'static str, shape: &ConvShape) -> Result<Geometry> {
 
 /// Runs the GEMMs of `plan` (see [`conv_plan`]): each launch reads A and B and writes C from its
 /// element offsets into these buffers.
-fn run_plan(
+fn run_plan<E: Float>(
     op: &'static str,
     device: &CudaDevice,
-    plan: &[GemmCall],
-    a: &CudaView<'_, f32>,
-    b: &CudaView<'_, f32>,
-    c: &mut CudaViewMut<'_, f32>,
+    plan: &[GemmCall<E>],
+    a: &CudaView<'_, E>,
+    b: &CudaView<'_, E>,
+    c: &mut CudaViewMut<'_, E>,
 ) -> Result<()> {
     let outside = |what: &str, offset: usize, len: usize| TensorError::Cuda {
         op,
@@ -91,7 +91,7 @@ fn run_plan(
             &mut c_part,
             call.args,
             call.batch,
-            GemmPrecision::F32,
+            GemmPrecision::Exact,
         )?;
     }
     Ok(())
@@ -110,9 +110,9 @@ fn im2col<E: Float>(op: &'static str, x: &Tensor<E>, shape: &ConvShape) -> Resul
         let g = geometry(op, shape)?;
         let x_view = launch::dense_view(op, &x)?;
         let count = as_i64(total);
-        let mut cols_view = cols.view_mut(op)?;
+        let mut cols_view = cols.view_mut();
         // grid: [ceil(N·C·kh·kw·oh·ow/256)], block: [256]; cols: [N, C·kh·kw, oh·ow]
-        launch!(op, device, CONV, "im2col_f32", launch::linear(total); &x_view, &mut cols_view, &count, &g)?;
+        launch!(op, device, IM2COL, E, launch::linear(total); &x_view, &mut cols_view, &count, &g)?;
     }
     Ok(cols.into_tensor(&cols_shape))
 }
@@ -136,7 +136,7 @@ pub(crate) fn conv2d<E: Float>(
         let plan = conv_plan::forward(op, shape)?;
         let w_view = launch::dense_view(op, &weight)?;
         let cols_view = launch::dense_view(op, &cols)?;
-        let mut y_view = out.view_mut(op)?;
+        let mut y_view = out.view_mut();
         // per group g < G, n < N: Y_n,g: [C_out/G, oh·ow] = W_g: [C_out/G, C/G·kh·kw]
         //   · cols_n,g: [C/G·kh·kw, oh·ow]
         run_plan(op, &device, &plan, &w_view, &cols_view, &mut y_view)?;
@@ -149,7 +149,7 @@ pub(crate) fn conv2d<E: Float>(
                 as_i64(positions),
             );
             // grid: [ceil(N·C_out·oh·ow/256)], block: [256]; y: [N, C_out, oh·ow] (in place)
-            launch!(op, device, CONV, "add_channel_bias_f32", launch::linear(total);
+            launch!(op, device, ADD_CHANNEL_BIAS, E, launch::linear(total);
                 &mut y_view, &bias_view, &count, &channels, &plane)?;
         }
     }
@@ -174,7 +174,7 @@ pub(crate) fn backward_input<E: Float>(
         let plan = conv_plan::backward_input(op, shape)?;
         let w_view = launch::dense_view(op, &weight)?;
         let dy_view = launch::dense_view(op, &dy)?;
-        let mut dcols_view = dcols.view_mut(op)?;
+        let mut dcols_view = dcols.view_mut();
         // per group g < G, n < N: dcols_n,g: [C/G·kh·kw, oh·ow] = W_gᵀ: [C/G·kh·kw, C_out/G]
         //   · dY_n,g: [C_out/G, oh·ow]
         run_plan(op, &device, &plan, &w_view, &dy_view, &mut dcols_view)?;
@@ -187,9 +187,9 @@ pub(crate) fn backward_input<E: Float>(
         let g = geometry(op, shape)?;
         let dcols_view = launch::dense_view(op, &dcols)?;
         let count = as_i64(total);
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-        launch!(op, device, CONV, "col2im_f32", launch::linear(total); &dcols_view, &mut dx_view, &count, &g)?;
+        launch!(op, device, COL2IM, E, launch::linear(total); &dcols_view, &mut dx_view, &count, &g)?;
     }
     Ok(dx.into_tensor(&in_shape))
 }
@@ -212,7 +212,7 @@ pub(crate) fn backward_weight<E: Float>(
         let plan = conv_plan::backward_weight(op, shape)?;
         let dy_view = launch::dense_view(op, &dy)?;
         let cols_view = launch::dense_view(op, &cols)?;
-        let mut dw_view = dw.view_mut(op)?;
+        let mut dw_view = dw.view_mut();
         // per image n (in order), g < G: dW_g: [C_out/G, C/G·kh·kw] (+)= dY_n,g: [C_out/G, oh·ow]
         //   · cols_n,gᵀ: [oh·ow, C/G·kh·kw]
         run_plan(op, &device, &plan, &dy_view, &cols_view, &mut dw_view)?;

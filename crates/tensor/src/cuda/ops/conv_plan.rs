@@ -18,15 +18,16 @@ use super::matmul::GemmArgs;
 use crate::cuda::launch::{as_i32, as_i64};
 use crate::error::Result;
 use crate::ops::conv::ConvShape;
+use crate::Float;
 
 /// One launch: `C_z = α·A_z·B_z + β·C_z` for `z < batch`, where operand `X_z` starts at
 /// element `x_offset + z·x_batch` of its buffer (strides and batch strides in `args`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct GemmCall {
+pub(crate) struct GemmCall<E: Float> {
     pub a_offset: usize,
     pub b_offset: usize,
     pub c_offset: usize,
-    pub args: GemmArgs,
+    pub args: GemmArgs<E>,
     pub batch: usize,
 }
 
@@ -55,7 +56,7 @@ fn sizes(shape: &ConvShape) -> Sizes {
 
 /// Forward, one launch per group, batched over the images:
 /// `Y_n[g·O_g.., :]: [O_g, P] = W[g·O_g.., :]: [O_g, R_g] · cols_n[g·R_g.., :]: [R_g, P]`.
-pub(crate) fn forward(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCall>> {
+pub(crate) fn forward<E: Float>(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCall<E>>> {
     let s = sizes(shape);
     let out_channels = s.groups * s.out_g;
     (0..s.groups)
@@ -76,8 +77,8 @@ pub(crate) fn forward(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCal
                     a_batch: 0,
                     b_batch: as_i64(s.rows * s.positions),
                     c_batch: as_i64(out_channels * s.positions),
-                    alpha: 1.0,
-                    beta: 0.0,
+                    alpha: E::ONE,
+                    beta: E::ZERO,
                 },
                 batch: shape.batch,
             })
@@ -87,7 +88,10 @@ pub(crate) fn forward(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCal
 
 /// Data gradient (before col2im), one launch per group, batched over the images:
 /// `dcols_n[g·R_g.., :]: [R_g, P] = W[g·O_g.., :]ᵀ: [R_g, O_g] · dY_n[g·O_g.., :]: [O_g, P]`.
-pub(crate) fn backward_input(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCall>> {
+pub(crate) fn backward_input<E: Float>(
+    op: &'static str,
+    shape: &ConvShape,
+) -> Result<Vec<GemmCall<E>>> {
     let s = sizes(shape);
     let out_channels = s.groups * s.out_g;
     (0..s.groups)
@@ -108,8 +112,8 @@ pub(crate) fn backward_input(op: &'static str, shape: &ConvShape) -> Result<Vec<
                     a_batch: 0,
                     b_batch: as_i64(out_channels * s.positions),
                     c_batch: as_i64(s.rows * s.positions),
-                    alpha: 1.0,
-                    beta: 0.0,
+                    alpha: E::ONE,
+                    beta: E::ZERO,
                 },
                 batch: shape.batch,
             })
@@ -121,7 +125,10 @@ pub(crate) fn backward_input(op: &'static str, shape: &ConvShape) -> Result<Vec<
 /// others accumulate, β = 1: deterministic), batched over the groups:
 /// `dW[g·O_g.., :]: [O_g, R_g] (+)= dY_n[g·O_g.., :]: [O_g, P] · cols_n[g·R_g.., :]ᵀ: [P, R_g]`.
 /// An empty batch is one launch with `k = 0`, which writes zeros.
-pub(crate) fn backward_weight(op: &'static str, shape: &ConvShape) -> Result<Vec<GemmCall>> {
+pub(crate) fn backward_weight<E: Float>(
+    op: &'static str,
+    shape: &ConvShape,
+) -> Result<Vec<GemmCall<E>>> {
     let s = sizes(shape);
     let out_channels = s.groups * s.out_g;
     let k = if shape.batch == 0 { 0 } else { s.positions };
@@ -143,8 +150,8 @@ pub(crate) fn backward_weight(op: &'static str, shape: &ConvShape) -> Result<Vec
                     a_batch: as_i64(s.out_g * s.positions),
                     b_batch: as_i64(s.rows_g * s.positions),
                     c_batch: as_i64(s.out_g * s.rows_g),
-                    alpha: 1.0,
-                    beta: if image == 0 { 0.0 } else { 1.0 },
+                    alpha: E::ONE,
+                    beta: if image == 0 { E::ZERO } else { E::ONE },
                 },
                 batch: s.groups,
             })

@@ -1,10 +1,12 @@
 //! The GEMM plans of the GPU convolution, executed on the CPU: a plain interpretation of
 //! `gemm.cu`'s convention (operand `X_z[i, j] = X[x_offset + z·x_batch + i·x_row + j·x_col]`, C
 //! row-major with row stride `c_row`, C not read when β = 0) applied to the CPU's im2col
-//! columns, compared with the CPU convolution in f64. Every output element must be written by
+//! columns, compared with the CPU convolution in f64 (the plans are generic over the element
+//! type; the f64 instantiation is the one checked). Every output element must be written by
 //! exactly the expected number of launches (once; once per image for the weight gradient),
 //! and every index must fall inside its buffer (an out-of-range index panics the test).
-//! What is not checked here is the kernels themselves; `tests/cuda_ops.rs` does that on a GPU.
+//! What is not checked here is the kernels themselves; `tests/cuda_nn_ops.rs` does that on a
+//! GPU.
 
 use super::{backward_input, backward_weight, forward, GemmCall};
 use crate::ops::conv::{
@@ -13,7 +15,7 @@ use crate::ops::conv::{
 use crate::{Rng, Tensor};
 
 /// `C_z = α·A_z·B_z + β·C_z` as `sgemm_f32` defines it; counts the writes of each element of C.
-fn run(call: &GemmCall, a: &[f64], b: &[f64], c: &mut [f64], writes: &mut [usize]) {
+fn run(call: &GemmCall<f64>, a: &[f64], b: &[f64], c: &mut [f64], writes: &mut [usize]) {
     let g = call.args;
     let u = |v: i64| usize::try_from(v).expect("non-negative stride");
     for z in 0..call.batch {
@@ -31,9 +33,9 @@ fn run(call: &GemmCall, a: &[f64], b: &[f64], c: &mut [f64], writes: &mut [usize
                 let previous = if g.beta == 0.0 {
                     0.0
                 } else {
-                    f64::from(g.beta) * c[index]
+                    g.beta * c[index]
                 };
-                c[index] = f64::from(g.alpha) * sum + previous;
+                c[index] = g.alpha * sum + previous;
                 writes[index] += 1;
             }
         }
@@ -42,7 +44,7 @@ fn run(call: &GemmCall, a: &[f64], b: &[f64], c: &mut [f64], writes: &mut [usize
 
 /// Runs `plan` into a NaN-filled C of `len` elements; checks the write counts.
 fn execute(
-    plan: &[GemmCall],
+    plan: &[GemmCall<f64>],
     a: &[f64],
     b: &[f64],
     len: usize,
@@ -105,7 +107,7 @@ fn grouped_plans_on_the_cpu_match_the_cpu_convolution() {
         let cols = im2col(&x, kernel, &params).unwrap().to_vec();
 
         let y = conv2d(&x, &w, None, &params).unwrap();
-        let plan = forward("test", &shape).unwrap();
+        let plan = forward::<f64>("test", &shape).unwrap();
         assert_eq!(plan.len(), groups, "{what}: one forward launch per group");
         let got = execute(&plan, &w.to_vec(), &cols, y.numel(), 1, &what);
         assert_close(&format!("{what} forward"), &got, &y);
@@ -113,7 +115,7 @@ fn grouped_plans_on_the_cpu_match_the_cpu_convolution() {
         let dy = Tensor::<f64>::randn(y.shape(), 0.0, 1.0, &mut rng);
         let rows = w_shape[1] * kernel[0] * kernel[1] * groups;
         let cols_shape = [x_shape[0], rows, shape.positions()];
-        let plan = backward_input("test", &shape).unwrap();
+        let plan = backward_input::<f64>("test", &shape).unwrap();
         let dcols = execute(&plan, &w.to_vec(), &dy.to_vec(), cols.len(), 1, &what);
         let dcols = Tensor::from_vec(dcols, &cols_shape).unwrap();
         // col2im_f32 computes the CPU col2im (the adjoint of im2col).
@@ -121,7 +123,7 @@ fn grouped_plans_on_the_cpu_match_the_cpu_convolution() {
         let expected = conv2d_backward_input(&dy, &w, &x_shape, &params).unwrap();
         assert_close(&format!("{what} dx"), &dx.to_vec(), &expected);
 
-        let plan = backward_weight("test", &shape).unwrap();
+        let plan = backward_weight::<f64>("test", &shape).unwrap();
         let launches = x_shape[0].max(1);
         assert_eq!(plan.len(), launches, "{what}: one dW launch per image");
         let dw = execute(&plan, &dy.to_vec(), &cols, w.numel(), launches, &what);
@@ -136,7 +138,7 @@ fn one_group_plans_are_the_ungrouped_gemms() {
     let params = Conv2dParams::square(2, 1, 1, 1);
     let shape = ConvShape::new("test", &[3, 5, 9, 11], &[7, 5, 3, 3], &params).unwrap();
     let (rows, positions) = (5 * 9, shape.positions());
-    let plan = forward("test", &shape).unwrap();
+    let plan = forward::<f64>("test", &shape).unwrap();
     assert_eq!(plan.len(), 1);
     let call = plan[0];
     assert_eq!((call.a_offset, call.b_offset, call.c_offset), (0, 0, 0));

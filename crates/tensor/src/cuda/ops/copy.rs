@@ -1,12 +1,12 @@
-//! Ops that place views into a fresh GPU output (`kernels/elementwise.cu`, `copy_strided_f32`
-//! and `fill_f32`): constant padding, concatenation and slice scatter (the backward of a
+//! Ops that place views into a fresh GPU output (`kernels/elementwise.cu`, the `copy_strided`
+//! and `fill` kernels): constant padding, concatenation and slice scatter (the backward of a
 //! stepped slice). Every one is "fill (if the output is not covered) then copy each source view
 //! to its region", so one kernel serves all three.
 
 use cudarc::driver::CudaViewMut;
 
 use super::elementwise::StridedPair;
-use crate::cuda::kernels::ELEMENTWISE;
+use crate::cuda::kernels::{COPY_STRIDED, FILL};
 use crate::cuda::launch::{self, as_i64, common_device, launch, Output, MAX_RANK};
 use crate::cuda::CudaDevice;
 use crate::error::{Result, TensorError};
@@ -29,7 +29,7 @@ fn copy_into<E: Float>(
     op: &'static str,
     device: &CudaDevice,
     src: &Tensor<E>,
-    dst: &mut CudaViewMut<'_, f32>,
+    dst: &mut CudaViewMut<'_, E>,
     dst_strides: &[usize],
     dst_offset: usize,
 ) -> Result<()> {
@@ -56,24 +56,24 @@ fn copy_into<E: Float>(
     let src_view = launch::whole(op, src)?;
     let count = as_i64(n);
     // grid: [ceil(numel(src)/256)], block: [256]; dst: the region of `dst_strides`/`dst_offset`
-    launch!(op, device, ELEMENTWISE, "copy_strided_f32", launch::linear(n);
+    launch!(op, device, COPY_STRIDED, E, launch::linear(n);
         &count, &src_view, dst, &view)
 }
 
 /// Every element of `dst` (`n` of them) set to `value`.
-fn fill(
+fn fill<E: Float>(
     op: &'static str,
     device: &CudaDevice,
-    dst: &mut CudaViewMut<'_, f32>,
+    dst: &mut CudaViewMut<'_, E>,
     n: usize,
-    value: f32,
+    value: E,
 ) -> Result<()> {
     if n == 0 {
         return Ok(());
     }
     let count = as_i64(n);
     // grid: [ceil(n/256)], block: [256]; dst: [n]
-    launch!(op, device, ELEMENTWISE, "fill_f32", launch::linear(n); &count, &value, dst)
+    launch!(op, device, FILL, E, launch::linear(n); &count, &value, dst)
 }
 
 /// `out[i + before] = x[i]`, every other element `value`; `shape` is the padded shape, checked
@@ -95,8 +95,8 @@ pub(crate) fn pad<E: Float>(
             .zip(&strides)
             .map(|(&(before, _), &stride)| before * stride)
             .sum();
-        let mut out_view = out.view_mut(op)?;
-        fill(op, &device, &mut out_view, n, value.to_f64() as f32)?;
+        let mut out_view = out.view_mut();
+        fill(op, &device, &mut out_view, n, value)?;
         // out[before₀ + i₀, before₁ + i₁, …] = x[i₀, i₁, …]; out: shape
         copy_into(op, &device, x, &mut out_view, &strides, offset)?;
     }
@@ -115,7 +115,7 @@ pub(crate) fn concat<E: Float>(
     let mut out = Output::<E>::new(op, &device, numel(shape))?;
     {
         let strides = contiguous_strides(shape);
-        let mut out_view = out.view_mut(op)?;
+        let mut out_view = out.view_mut();
         let mut start = 0;
         for tensor in tensors {
             // out[…, start .. start + size, …] = tensor; out: shape
@@ -147,7 +147,7 @@ pub(crate) fn slice_scatter<E: Float>(
     let mut out = Output::<E>::new(op, &device, base.numel())?;
     {
         let strides = contiguous_strides(shape);
-        let mut out_view = out.view_mut(op)?;
+        let mut out_view = out.view_mut();
         // out = base (dense); out: base.shape
         copy_into(op, &device, base, &mut out_view, &strides, 0)?;
         // out[slice] = src; the slice's strides and offset in the dense output

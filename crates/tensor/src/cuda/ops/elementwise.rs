@@ -3,7 +3,9 @@
 
 use cudarc::driver::DeviceRepr;
 
-use crate::cuda::kernels::ELEMENTWISE;
+use crate::cuda::kernels::{
+    ADD_RELU, BINARY_DENSE, BINARY_STRIDED, FILL, GATHER, RELU_BACKWARD, UNARY,
+};
 use crate::cuda::launch::{self, as_i64, common_device, launch, Output, MAX_RANK};
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
@@ -46,7 +48,7 @@ pub(crate) fn check_rank(op: &'static str, rank: usize) -> Result<()> {
     Ok(())
 }
 
-/// The binary op code of `binary_strided_f32`, by public op name.
+/// The binary op code of the `binary_*` kernels, by public op name.
 fn binary_code(op: &str) -> Option<i32> {
     Some(match op {
         "add" => 0,
@@ -124,15 +126,18 @@ pub fn binary<E: Float>(
     let b_layout = b.layout().broadcast_to(shape)?;
     let (a_view, b_view) = (launch::whole(op, a)?, launch::whole(op, b)?);
     let count = as_i64(n);
-    let mut out_view = out.view_mut(op)?;
+    let mut out_view = out.view_mut();
     if a_layout.is_contiguous() && b_layout.is_contiguous() {
         let a_dense = a_view.slice(a_layout.offset()..a_layout.offset() + n);
         let b_dense = b_view.slice(b_layout.offset()..b_layout.offset() + n);
-        // float4 loads need 16-byte alignment of every operand; allocations are 256-byte
-        // aligned, so offsets that are multiples of 4 elements keep it.
-        let vectorised = i32::from(a_layout.offset() % 4 == 0 && b_layout.offset() % 4 == 0);
+        // The vector loads (float4, or two double2) need 16-byte alignment of every operand;
+        // allocations are 256-byte aligned, so it is a matter of the offsets.
+        let vectorised = i32::from(
+            launch::vector_aligned::<E>(a_layout.offset())
+                && launch::vector_aligned::<E>(b_layout.offset()),
+        );
         // grid: [ceil(n/1024)], block: [256] (4 elements per thread); out: shape (dense)
-        launch!(op, device, ELEMENTWISE, "binary_dense_f32", launch::linear(n.div_ceil(4));
+        launch!(op, device, BINARY_DENSE, E, launch::linear(n.div_ceil(4));
             &code, &count, &a_dense, &b_dense, &mut out_view, &vectorised)?;
     } else {
         let mut pair = StridedPair {
@@ -149,13 +154,13 @@ pub fn binary<E: Float>(
             pair.b_stride[axis] = as_i64(b_layout.strides()[axis]);
         }
         // grid: [ceil(n/256)], block: [256]; out: shape (dense)
-        launch!(op, device, ELEMENTWISE, "binary_strided_f32", launch::linear(n);
+        launch!(op, device, BINARY_STRIDED, E, launch::linear(n);
             &code, &count, &a_view, &b_view, &mut out_view, &pair)?;
     }
     Ok(out.into_tensor(shape))
 }
 
-/// The unary maps of `unary_f32`.
+/// The unary maps of the `unary` kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unary {
     Neg = 0,
@@ -183,10 +188,10 @@ pub fn unary<E: Float>(
     let mut out = Output::<E>::new(op, &device, n)?;
     if n > 0 {
         let x_view = launch::dense_view(op, &x)?;
-        let (code, count, scalar) = (unary as i32, as_i64(n), scalar.to_f64() as f32);
-        let mut out_view = out.view_mut(op)?;
+        let (code, count) = (unary as i32, as_i64(n));
+        let mut out_view = out.view_mut();
         // grid: [ceil(n/256)], block: [256]; out: x.shape
-        launch!(op, device, ELEMENTWISE, "unary_f32", launch::linear(n);
+        launch!(op, device, UNARY, E, launch::linear(n);
             &code, &count, &x_view, &scalar, &mut out_view)?;
     }
     Ok(out.into_tensor(x.shape()))
@@ -205,9 +210,9 @@ pub fn contiguous<E: Float>(op: &'static str, x: &Tensor<E>) -> Result<Tensor<E>
         let view = strided(x.layout());
         let x_view = launch::whole(op, x)?;
         let count = as_i64(n);
-        let mut out_view = out.view_mut(op)?;
+        let mut out_view = out.view_mut();
         // grid: [ceil(n/256)], block: [256]; out: x.shape (dense)
-        launch!(op, device, ELEMENTWISE, "gather_f32", launch::linear(n);
+        launch!(op, device, GATHER, E, launch::linear(n);
             &count, &x_view, &mut out_view, &view)?;
     }
     Ok(out.into_tensor(x.shape()))
@@ -233,15 +238,15 @@ pub fn full<E: Float>(shape: &[usize], value: E, ordinal: usize) -> Result<Tenso
     let device = crate::cuda::device(ordinal)?;
     let n = crate::layout::numel(shape);
     let mut out = Output::<E>::new(OP, &device, n)?;
-    let (count, value) = (as_i64(n.max(1)), value.to_f64() as f32);
-    let mut out_view = out.view_mut(OP)?;
+    let count = as_i64(n.max(1));
+    let mut out_view = out.view_mut();
     // grid: [ceil(n/256)], block: [256]; out: shape
-    launch!(OP, device, ELEMENTWISE, "fill_f32", launch::linear(n); &count, &value, &mut out_view)?;
+    launch!(OP, device, FILL, E, launch::linear(n); &count, &value, &mut out_view)?;
     Ok(out.into_tensor(shape))
 }
 
 /// The residual join in one pass: `out = max(a + b, 0)` for two GPU tensors of one shape
-/// (`add_relu_f32`; saves writing and re-reading the sum).
+/// (the `add_relu` kernel; saves writing and re-reading the sum).
 pub fn add_relu<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Result<Tensor<E>> {
     const OP: &str = "add_relu";
     let device = common_device(OP, &[a, b])?;
@@ -258,16 +263,16 @@ pub fn add_relu<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Result<Tensor<E>> {
     if n > 0 {
         let (a_view, b_view) = (launch::dense_view(OP, &a)?, launch::dense_view(OP, &b)?);
         let count = as_i64(n);
-        let mut out_view = out.view_mut(OP)?;
+        let mut out_view = out.view_mut();
         // grid: [ceil(n/256)], block: [256]; out: a.shape
-        launch!(OP, device, ELEMENTWISE, "add_relu_f32", launch::linear(n);
+        launch!(OP, device, ADD_RELU, E, launch::linear(n);
             &count, &a_view, &b_view, &mut out_view)?;
     }
     Ok(out.into_tensor(a.shape()))
 }
 
 /// ReLU's backward in one pass: `dx = x > 0 ? dy : 0` for GPU tensors of one shape
-/// (`relu_backward_f32`).
+/// (the `relu_backward` kernel).
 pub fn relu_backward<E: Float>(x: &Tensor<E>, dy: &Tensor<E>) -> Result<Tensor<E>> {
     const OP: &str = "relu_backward";
     let device = common_device(OP, &[x, dy])?;
@@ -284,9 +289,9 @@ pub fn relu_backward<E: Float>(x: &Tensor<E>, dy: &Tensor<E>) -> Result<Tensor<E
     if n > 0 {
         let (x_view, dy_view) = (launch::dense_view(OP, &x)?, launch::dense_view(OP, &dy)?);
         let count = as_i64(n);
-        let mut out_view = out.view_mut(OP)?;
+        let mut out_view = out.view_mut();
         // grid: [ceil(n/256)], block: [256]; dx: x.shape
-        launch!(OP, device, ELEMENTWISE, "relu_backward_f32", launch::linear(n);
+        launch!(OP, device, RELU_BACKWARD, E, launch::linear(n);
             &count, &x_view, &dy_view, &mut out_view)?;
     }
     Ok(out.into_tensor(x.shape()))

@@ -1,10 +1,11 @@
 //! Matrix products on the GPU (`kernels/gemm.cu`): `torch.matmul` semantics like the CPU
-//! [`Tensor::matmul`], on the tiled f32 GEMM; [`Tensor::matmul_tf32`] selects the tensor-core
-//! TF32 kernel explicitly.
+//! [`Tensor::matmul`], on the tiled exact GEMM (`gemm_f32`, or `gemm_f64` for f64 tensors);
+//! [`Tensor::matmul_tf32`] selects the tensor-core TF32 kernel explicitly (f32 only: f64
+//! tensors get `UnsupportedDType`, never a silent fallback).
 
 use cudarc::driver::{CudaView, CudaViewMut, DeviceRepr, LaunchConfig};
 
-use crate::cuda::kernels::GEMM;
+use crate::cuda::kernels::{GEMM_EXACT, GEMM_TF32};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
 use crate::cuda::CudaDevice;
 use crate::error::{Result, TensorError};
@@ -14,18 +15,20 @@ use crate::{Float, Tensor};
 /// Which GEMM kernel runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GemmPrecision {
-    /// Exact fp32 products and sums (`sgemm_f32`). The default everywhere.
+    /// Exact products and sums in the element type: fp32 FMAs for f32 (`gemm_f32`), fp64 FMAs
+    /// for f64 (`gemm_f64`). The default everywhere.
     #[default]
-    F32,
-    /// Tensor cores with TF32 inputs (10-bit mantissa), fp32 accumulation (`sgemm_tf32_f32`);
-    /// compute capability 8.0 or newer. Relative error around 1e-3.
+    Exact,
+    /// Tensor cores with TF32 inputs (10-bit mantissa), fp32 accumulation (`gemm_tf32_f32`);
+    /// compute capability 8.0 or newer. Relative error around 1e-3. f32 only: an f64 operand
+    /// is [`TensorError::UnsupportedDType`].
     Tf32,
 }
 
-/// Mirror of `GemmArgs` in `gemm.cu`.
+/// Mirror of `GemmArgs<T>` in `gemm.cu`, `T` = `E` (α and β in the element type).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct GemmArgs {
+pub(crate) struct GemmArgs<E: Float> {
     pub m: i32,
     pub n: i32,
     pub k: i32,
@@ -37,21 +40,22 @@ pub(crate) struct GemmArgs {
     pub a_batch: i64,
     pub b_batch: i64,
     pub c_batch: i64,
-    pub alpha: f32,
-    pub beta: f32,
+    pub alpha: E,
+    pub beta: E,
 }
-// SAFETY: #[repr(C)]: three ints, 4 bytes padding, eight long longs, two floats — the C layout.
-unsafe impl DeviceRepr for GemmArgs {}
+// SAFETY: #[repr(C)]: three ints, 4 bytes padding, eight long longs, then α and β as two `E`
+// (f32 or f64, as `T` in the C struct) — the C layout of `GemmArgs<T>`.
+unsafe impl<E: Float> DeviceRepr for GemmArgs<E> {}
 
 /// `C_b = α·A_b·B_b + β·C_b` for `batch` products (see `gemm.cu` for the stride convention).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm(
+pub(crate) fn gemm<E: Float>(
     op: &'static str,
     device: &CudaDevice,
-    a: &CudaView<'_, f32>,
-    b: &CudaView<'_, f32>,
-    c: &mut CudaViewMut<'_, f32>,
-    args: GemmArgs,
+    a: &CudaView<'_, E>,
+    b: &CudaView<'_, E>,
+    c: &mut CudaViewMut<'_, E>,
+    args: GemmArgs<E>,
     batch: usize,
     precision: GemmPrecision,
 ) -> Result<()> {
@@ -60,7 +64,7 @@ pub(crate) fn gemm(
     }
     let batch = as_i32(op, batch)? as u32;
     match precision {
-        GemmPrecision::F32 => {
+        GemmPrecision::Exact => {
             let config = LaunchConfig {
                 grid_dim: (
                     (args.n as u32).div_ceil(128),
@@ -71,7 +75,7 @@ pub(crate) fn gemm(
                 shared_mem_bytes: 0,
             };
             // grid: [ceil(N/128), ceil(M/128), batch], block: [256]; C: [batch, M, N]
-            launch!(op, device, GEMM, "sgemm_f32", config; a, b, c, &args)
+            launch!(op, device, GEMM_EXACT, E, config; a, b, c, &args)
         }
         GemmPrecision::Tf32 => {
             if device.capability().0 < 8 {
@@ -93,7 +97,7 @@ pub(crate) fn gemm(
                 shared_mem_bytes: 0,
             };
             // grid: [ceil(N/64), ceil(M/64), batch], block: [128]; C: [batch, M, N]
-            launch!(op, device, GEMM, "sgemm_tf32_f32", config; a, b, c, &args)
+            launch!(op, device, GEMM_TF32, E, config; a, b, c, &args)
         }
     }
 }
@@ -129,6 +133,11 @@ pub fn matmul<E: Float>(
     precision: GemmPrecision,
 ) -> Result<Tensor<E>> {
     let device = common_device(op, &[lhs, rhs])?;
+    if precision == GemmPrecision::Tf32 {
+        // TF32 rounds fp32 inputs: there is no f64 instance, and no silent fallback to the
+        // exact GEMM either (UnsupportedDType, whatever the shapes).
+        GEMM_TF32.name(op, E::DTYPE)?;
+    }
     let (left_vector, right_vector) = (lhs.rank() == 1, rhs.rank() == 1);
     let a = if left_vector {
         lhs.unsqueeze(0)?
@@ -183,14 +192,14 @@ pub fn matmul<E: Float>(
             a_batch: as_i64(a_batch),
             b_batch: as_i64(b_batch),
             c_batch: as_i64(m * n),
-            alpha: 1.0,
-            beta: 0.0,
+            alpha: E::ONE,
+            beta: E::ZERO,
         };
         let a_view = launch::whole(op, &a)?;
         let a_view = a_view.slice(a.layout().offset()..);
         let b_view = launch::whole(op, &b)?;
         let b_view = b_view.slice(b.layout().offset()..);
-        let mut c_view = out.view_mut(op)?;
+        let mut c_view = out.view_mut();
         // C: [batch, m, n] = A: [batch, m, k] · B: [batch, k, n]
         gemm(
             op,
@@ -218,7 +227,9 @@ pub fn matmul<E: Float>(
 
 impl<E: Float> Tensor<E> {
     /// `self · other` like [`Tensor::matmul`], on the GPU's tensor cores with TF32 inputs
-    /// (relative error around 1e-3; compute capability 8.0 or newer). GPU tensors only.
+    /// (relative error around 1e-3; compute capability 8.0 or newer). GPU tensors only, and
+    /// f32 only: f64 tensors get [`TensorError::UnsupportedDType`] (use [`Tensor::matmul`],
+    /// which runs the exact f64 GEMM).
     pub fn matmul_tf32(&self, other: &Tensor<E>) -> Result<Tensor<E>> {
         matmul("matmul_tf32", self, other, GemmPrecision::Tf32)
     }

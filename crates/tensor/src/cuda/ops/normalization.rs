@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::cuda::kernels::BATCH_NORM;
+use crate::cuda::kernels::{
+    BN_BACKWARD_INPUT, BN_BACKWARD_REDUCE, BN_EVAL_BACKWARD_INPUT, BN_FORWARD, BN_INVSTD,
+    BN_RUNNING_UPDATE, BN_STATISTICS,
+};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
 use crate::cuda::CudaDevice;
 use crate::error::Result;
@@ -65,9 +68,9 @@ fn normalize<E: Float>(
             as_i64(spatial),
             i32::from(relu),
         );
-        let mut y_view = y.view_mut(op)?;
+        let mut y_view = y.view_mut();
         // grid: [ceil(N·C·S/256)], block: [256]; y: [N, C, S]
-        launch!(op, device, BATCH_NORM, "bn_forward_f32", launch::linear(total);
+        launch!(op, device, BN_FORWARD, E, launch::linear(total);
             &views[0], &views[1], &views[2], &views[3], &views[4], &mut y_view, &count, &channels, &plane, &relu)?;
     }
     Ok(y.into_tensor(x.shape()))
@@ -98,11 +101,11 @@ pub(crate) fn train<E: Float>(
             as_i32(op, batch)?,
             as_i32(op, channels)?,
             as_i64(spatial),
-            eps as f32,
+            E::from_f64(eps),
         );
-        let (mut m, mut v, mut s) = (mean.view_mut(op)?, var.view_mut(op)?, invstd.view_mut(op)?);
+        let (mut m, mut v, mut s) = (mean.view_mut(), var.view_mut(), invstd.view_mut());
         // grid: [C], block: [256]; mean, var, invstd: [C]
-        launch!(op, device, BATCH_NORM, "bn_statistics_f32", launch::per_block(channels);
+        launch!(op, device, BN_STATISTICS, E, launch::per_block(channels);
             &x_view, &mut m, &mut v, &mut s, &n, &c, &plane, &eps)?;
     }
     let (mean, variance, inverse_std) = (
@@ -152,16 +155,16 @@ fn inverse_std<E: Float>(
     let mut invstd = Output::<E>::new(op, &device, channels)?;
     if channels > 0 {
         let var_view = launch::dense_view(op, &var)?;
-        let (c, eps) = (as_i32(op, channels)?, eps as f32);
-        let mut s = invstd.view_mut(op)?;
+        let (c, eps) = (as_i32(op, channels)?, E::from_f64(eps));
+        let mut s = invstd.view_mut();
         // grid: [ceil(C/256)], block: [256]; invstd: [C]
-        launch!(op, device, BATCH_NORM, "bn_invstd_f32", launch::linear(channels); &var_view, &mut s, &c, &eps)?;
+        launch!(op, device, BN_INVSTD, E, launch::linear(channels); &var_view, &mut s, &c, &eps)?;
     }
     Ok(invstd.into_tensor(&[channels]))
 }
 
 /// The per-channel sums of both backward passes, `(dγ, dβ) = (Σ dy·x̂, Σ dy)` with
-/// `x̂ = (x − mean)·invstd`, one block per channel (`bn_backward_reduce_f32`); `x`, `dy`:
+/// `x̂ = (x − mean)·invstd`, one block per channel (the `bn_backward_reduce` kernel); `x`, `dy`:
 /// contiguous `[N, C, S]`, `mean`, `invstd`: contiguous `[C]`.
 fn channel_gradient_sums<E: Float>(
     op: &'static str,
@@ -186,10 +189,10 @@ fn channel_gradient_sums<E: Float>(
         0i32,
     );
     {
-        let (mut dg, mut db) = (dgamma.view_mut(op)?, dbeta.view_mut(op)?);
+        let (mut dg, mut db) = (dgamma.view_mut(), dbeta.view_mut());
         // `y` is only read when `relu` = 1; x stands in for it here.
         // grid: [C], block: [256]; dgamma, dbeta: [C]
-        launch!(op, device, BATCH_NORM, "bn_backward_reduce_f32", launch::per_block(channels);
+        launch!(op, device, BN_BACKWARD_REDUCE, E, launch::per_block(channels);
             &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
     }
     Ok((
@@ -232,10 +235,10 @@ pub(crate) fn train_backward<E: Float>(
             launch::dense_view(op, &grad_weight)?,
             launch::dense_view(op, &grad_bias)?,
         );
-        let (count, m) = (as_i64(total), (batch * spatial) as f32);
-        let mut dx_view = dx.view_mut(op)?;
+        let (count, m) = (as_i64(total), E::from_usize(batch * spatial));
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
-        launch!(op, device, BATCH_NORM, "bn_backward_input_f32", launch::linear(total);
+        launch!(op, device, BN_BACKWARD_INPUT, E, launch::linear(total);
             &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &gamma_view, &dg_view, &db_view,
             &mut dx_view, &count, &c, &plane, &m, &relu)?;
     }
@@ -276,9 +279,9 @@ pub(crate) fn eval_backward<E: Float>(
     if total > 0 {
         let gamma_view = launch::dense_view(op, &gamma)?;
         let count = as_i64(total);
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
-        launch!(op, device, BATCH_NORM, "bn_eval_backward_input_f32", launch::linear(total);
+        launch!(op, device, BN_EVAL_BACKWARD_INPUT, E, launch::linear(total);
             &dy_view, &invstd_view, &gamma_view, &mut dx_view, &count, &c, &plane)?;
     }
     Ok(BatchNormGrads {
@@ -324,9 +327,9 @@ pub(crate) fn update_running_statistics<E: Float>(
         ];
         let c = as_i32(op, channels)?;
         let correction = count as f64 / (count - 1) as f64;
-        let (mut mean_out, mut var_out) = (new_mean.view_mut(op)?, new_var.view_mut(op)?);
+        let (mut mean_out, mut var_out) = (new_mean.view_mut(), new_var.view_mut());
         // grid: [ceil(C/256)], block: [256]; running_mean', running_var': [C]
-        launch!(op, device, BATCH_NORM, "bn_running_update_f32", launch::linear(channels);
+        launch!(op, device, BN_RUNNING_UPDATE, E, launch::linear(channels);
             &views[0], &views[1], &views[2], &views[3], &mut mean_out, &mut var_out, &c,
             &momentum, &correction)?;
     }

@@ -4,7 +4,10 @@
 
 use super::conv::Geometry;
 use crate::cuda::context::driver_error;
-use crate::cuda::kernels::POOL;
+use crate::cuda::kernels::{
+    AVG_POOL_BACKWARD, AVG_POOL_FORWARD, GLOBAL_AVG_POOL_BACKWARD, GLOBAL_AVG_POOL_FORWARD,
+    MAX_POOL_BACKWARD, MAX_POOL_FORWARD,
+};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, upload, Output};
 use crate::error::{Result, TensorError};
 use crate::ops::pool::Pool2dParams;
@@ -54,9 +57,9 @@ pub(crate) fn max_pool2d<E: Float>(
         let g = geometry(op, c, [h, w], out_hw, params)?;
         let x_view = launch::dense_view(op, &x)?;
         let count = as_i64(total);
-        let mut y_view = y.view_mut(op)?;
+        let mut y_view = y.view_mut();
         // grid: [ceil(N·C·oh·ow/256)], block: [256]; y, index: [N, C, oh, ow]
-        launch!(op, device, POOL, "max_pool_forward_f32", launch::linear(total);
+        launch!(op, device, MAX_POOL_FORWARD, E, launch::linear(total);
             &x_view, &mut y_view, &mut index, &count, &g)?;
     }
     let host = device
@@ -106,9 +109,9 @@ pub(crate) fn max_pool2d_backward<E: Float>(
             as_i64(h * w),
             as_i64(dy.shape()[2] * dy.shape()[3]),
         );
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C/256)], block: [256]; dx: [N, C, H, W]
-        launch!(op, device, POOL, "max_pool_backward_f32", launch::linear(planes);
+        launch!(op, device, MAX_POOL_BACKWARD, E, launch::linear(planes);
             &dy_view, &index, &mut dx_view, &planes_arg, &in_plane, &out_plane)?;
     }
     Ok(dx.into_tensor(&input_shape))
@@ -128,9 +131,9 @@ pub(crate) fn global_avg_pool2d<E: Float>(
     if planes > 0 {
         let x_view = launch::dense_view(op, &x)?;
         let plane = as_i64(plane);
-        let mut y_view = y.view_mut(op)?;
+        let mut y_view = y.view_mut();
         // grid: [N·C], block: [256]; y: [N, C]
-        launch!(op, device, POOL, "global_avg_pool_forward_f32", launch::per_block(planes); &x_view, &mut y_view, &plane)?;
+        launch!(op, device, GLOBAL_AVG_POOL_FORWARD, E, launch::per_block(planes); &x_view, &mut y_view, &plane)?;
     }
     Ok(y.into_tensor(out_shape))
 }
@@ -148,9 +151,9 @@ pub(crate) fn global_avg_pool2d_backward<E: Float>(
     if total > 0 {
         let dy_view = launch::dense_view(op, &dy)?;
         let (count, plane) = (as_i64(total), as_i64(input_shape[2] * input_shape[3]));
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-        launch!(op, device, POOL, "global_avg_pool_backward_f32", launch::linear(total); &dy_view, &mut dx_view, &count, &plane)?;
+        launch!(op, device, GLOBAL_AVG_POOL_BACKWARD, E, launch::linear(total); &dy_view, &mut dx_view, &count, &plane)?;
     }
     Ok(dx.into_tensor(&input_shape))
 }
@@ -174,9 +177,9 @@ pub(crate) fn avg_pool2d<E: Float>(
         let g = geometry(op, c, [h, w], out_hw, params)?;
         let x_view = launch::dense_view(op, &x)?;
         let (count, include_pad) = (as_i64(total), i32::from(count_include_pad));
-        let mut y_view = y.view_mut(op)?;
+        let mut y_view = y.view_mut();
         // grid: [ceil(N·C·oh·ow/256)], block: [256]; y: [N, C, oh, ow]
-        launch!(op, device, POOL, "avg_pool_forward_f32", launch::linear(total);
+        launch!(op, device, AVG_POOL_FORWARD, E, launch::linear(total);
             &x_view, &mut y_view, &count, &g, &include_pad)?;
     }
     Ok(y.into_tensor(&out_shape))
@@ -201,9 +204,9 @@ pub(crate) fn avg_pool2d_backward<E: Float>(
         let g = geometry(op, c, [h, w], out_hw, params)?;
         let dy_view = launch::dense_view(op, &dy)?;
         let (count, include_pad) = (as_i64(total), i32::from(count_include_pad));
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·H·W/256)], block: [256]; dx: [N, C, H, W]
-        launch!(op, device, POOL, "avg_pool_backward_f32", launch::linear(total);
+        launch!(op, device, AVG_POOL_BACKWARD, E, launch::linear(total);
             &dy_view, &mut dx_view, &count, &g, &include_pad)?;
     }
     Ok(dx.into_tensor(&input_shape))

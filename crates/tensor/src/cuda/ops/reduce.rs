@@ -5,7 +5,7 @@
 use cudarc::driver::DeviceRepr;
 
 use crate::cuda::context::driver_error;
-use crate::cuda::kernels::REDUCE;
+use crate::cuda::kernels::{ARGMAX_AXIS, EXTREME_AXES, SUM_AXES};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output, MAX_RANK};
 use crate::error::{Result, TensorError};
 use crate::{Float, Indices, Tensor};
@@ -79,10 +79,10 @@ pub fn sum<E: Float>(
     let mut out = Output::<E>::new(op, &device, outputs)?;
     if outputs > 0 {
         let x_view = launch::whole(op, x)?;
-        let scale = scale as f32;
-        let mut out_view = out.view_mut(op)?;
+        let scale = E::from_f64(scale);
+        let mut out_view = out.view_mut();
         // grid: [outputs], block: [256]; out: out_shape
-        launch!(op, device, REDUCE, "sum_axes_f32", launch::per_block(outputs);
+        launch!(op, device, SUM_AXES, E, launch::per_block(outputs);
             &x_view, &mut out_view, &scale, &view)?;
     }
     Ok(out.into_tensor(out_shape))
@@ -104,9 +104,9 @@ pub(crate) fn extreme<E: Float>(
     if outputs > 0 {
         let x_view = launch::whole(op, x)?;
         let is_max = i32::from(is_max);
-        let mut out_view = out.view_mut(op)?;
+        let mut out_view = out.view_mut();
         // grid: [outputs], block: [256]; out: out_shape
-        launch!(op, device, REDUCE, "extreme_axes_f32", launch::per_block(outputs);
+        launch!(op, device, EXTREME_AXES, E, launch::per_block(outputs);
             &x_view, &mut out_view, &is_max, &view)?;
     }
     Ok(out.into_tensor(out_shape))
@@ -138,7 +138,7 @@ pub(crate) fn argmax<E: Float>(
         let x_view = launch::dense_view(op, &x)?;
         let (count, size, inner) = (as_i64(outputs), as_i64(size), as_i64(inner));
         // grid: [ceil(outer·inner/256)], block: [256]; index: [outer, inner]
-        launch!(op, device, REDUCE, "argmax_axis_f32", launch::linear(outputs);
+        launch!(op, device, ARGMAX_AXIS, E, launch::linear(outputs);
             &x_view, &mut index, &count, &size, &inner)?;
     }
     let host = device

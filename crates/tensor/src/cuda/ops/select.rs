@@ -1,11 +1,11 @@
-//! NumPy's `where` on the GPU (`kernels/elementwise.cu`, `select_strided_f32`):
+//! NumPy's `where` on the GPU (`kernels/elementwise.cu`, the `select_strided` kernel):
 //! `out = condition ≠ 0 ? on_true : on_false`, the three operands broadcast by stride
 //! arithmetic (never materialised).
 
 use cudarc::driver::DeviceRepr;
 
 use super::elementwise::check_rank;
-use crate::cuda::kernels::ELEMENTWISE;
+use crate::cuda::kernels::SELECT_STRIDED;
 use crate::cuda::launch::{self, as_i64, common_device, launch, Output, MAX_RANK};
 use crate::error::Result;
 use crate::{Float, Tensor};
@@ -68,9 +68,9 @@ pub(crate) fn select<E: Float>(
             launch::whole(op, on_false)?,
         );
         let count = as_i64(n);
-        let mut out_view = out.view_mut(op)?;
+        let mut out_view = out.view_mut();
         // grid: [ceil(n/256)], block: [256]; out: shape (dense)
-        launch!(op, device, ELEMENTWISE, "select_strided_f32", launch::linear(n);
+        launch!(op, device, SELECT_STRIDED, E, launch::linear(n);
             &count, &c, &t, &f, &mut out_view, &view)?;
     }
     Ok(out.into_tensor(shape))

@@ -1,7 +1,7 @@
 //! One SGD step with momentum and weight decay on the GPU (`kernels/sgd.cu`), in one pass:
 //! PyTorch's `torch.optim.SGD` rule.
 
-use crate::cuda::kernels::SGD;
+use crate::cuda::kernels::SGD_MOMENTUM;
 use crate::cuda::launch::{self, as_i64, common_device, launch, Output};
 use crate::error::{Result, TensorError};
 use crate::{Float, Tensor};
@@ -54,15 +54,15 @@ pub fn sgd_momentum_step<E: Float>(
         );
         let count = as_i64(n);
         let (lr, momentum, dampening, weight_decay) = (
-            params.lr as f32,
-            params.momentum as f32,
-            params.dampening as f32,
-            params.weight_decay as f32,
+            E::from_f64(params.lr),
+            E::from_f64(params.momentum),
+            E::from_f64(params.dampening),
+            E::from_f64(params.weight_decay),
         );
         let (nesterov, first_step) = (i32::from(params.nesterov), i32::from(first_step));
-        let (mut p_out, mut v_out) = (param_out.view_mut(OP)?, velocity_out.view_mut(OP)?);
+        let (mut p_out, mut v_out) = (param_out.view_mut(), velocity_out.view_mut());
         // grid: [ceil(n/256)], block: [256]; param', velocity': param.shape
-        launch!(OP, device, SGD, "sgd_momentum_f32", launch::linear(n);
+        launch!(OP, device, SGD_MOMENTUM, E, launch::linear(n);
             &count, &p, &g, &v, &mut p_out, &mut v_out, &lr, &momentum, &dampening, &weight_decay,
             &nesterov, &first_step)?;
     }

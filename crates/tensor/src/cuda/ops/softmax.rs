@@ -1,7 +1,9 @@
 //! Softmax, log-softmax and cross-entropy on the GPU (`kernels/softmax.cu`): one block per row
 //! of the `[rows, cols]` matrix with the softmax axis last (another axis is moved last first).
 
-use crate::cuda::kernels::SOFTMAX;
+use crate::cuda::kernels::{
+    CROSS_ENTROPY_BACKWARD, CROSS_ENTROPY_FORWARD, SOFTMAX_BACKWARD, SOFTMAX_FORWARD,
+};
 use crate::cuda::launch::{self, as_i64, common_device, launch, upload, Output};
 use crate::error::{Result, TensorError};
 use crate::ops::softmax::Reduction;
@@ -42,9 +44,9 @@ pub(crate) fn forward<E: Float>(
     if rows > 0 {
         let x_view = launch::dense_view(op, &moved)?;
         let (cols, log) = (as_i64(cols), i32::from(log));
-        let mut y_view = y.view_mut(op)?;
+        let mut y_view = y.view_mut();
         // grid: [rows], block: [256]; y: [rows, cols]
-        launch!(op, device, SOFTMAX, "softmax_forward_f32", launch::per_block(rows); &x_view, &mut y_view, &cols, &log)?;
+        launch!(op, device, SOFTMAX_FORWARD, E, launch::per_block(rows); &x_view, &mut y_view, &cols, &log)?;
     }
     let y = y.into_tensor(moved.shape());
     super::elementwise::contiguous(op, &y.permute(&inverse)?)
@@ -70,9 +72,9 @@ pub(crate) fn backward<E: Float>(
             launch::dense_view(op, &dy_moved)?,
         );
         let (cols, log) = (as_i64(cols), i32::from(log));
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [rows], block: [256]; dx: [rows, cols]
-        launch!(op, device, SOFTMAX, "softmax_backward_f32", launch::per_block(rows); &y_view, &dy_view, &mut dx_view, &cols, &log)?;
+        launch!(op, device, SOFTMAX_BACKWARD, E, launch::per_block(rows); &y_view, &dy_view, &mut dx_view, &cols, &log)?;
     }
     let dx = dx.into_tensor(y_moved.shape());
     super::elementwise::contiguous(op, &dx.permute(&inverse)?)
@@ -104,9 +106,9 @@ pub(crate) fn cross_entropy<E: Float>(
         let label_buffer = upload(op, &device, &labels(op, targets)?)?;
         let x_view = launch::dense_view(op, &x)?;
         let cols = as_i64(cols);
-        let mut loss_view = loss.view_mut(op)?;
+        let mut loss_view = loss.view_mut();
         // grid: [rows], block: [256]; loss: [rows]
-        launch!(op, device, SOFTMAX, "cross_entropy_forward_f32", launch::per_block(rows); &x_view, &label_buffer, &mut loss_view, &cols)?;
+        launch!(op, device, CROSS_ENTROPY_FORWARD, E, launch::per_block(rows); &x_view, &label_buffer, &mut loss_view, &cols)?;
     }
     let loss = loss.into_tensor(&[rows]);
     let scale = match reduction {
@@ -131,14 +133,14 @@ pub(crate) fn cross_entropy_backward<E: Float>(
     if rows * cols > 0 {
         let label_buffer = upload(op, &device, &labels(op, targets)?)?;
         let x_view = launch::dense_view(op, &x)?;
-        let scale = match reduction {
+        let scale = E::from_f64(match reduction {
             Reduction::Mean => grad_loss.to_f64() / rows as f64,
             Reduction::Sum => grad_loss.to_f64(),
-        } as f32;
+        });
         let cols = as_i64(cols);
-        let mut dx_view = dx.view_mut(op)?;
+        let mut dx_view = dx.view_mut();
         // grid: [rows], block: [256]; dx: [rows, cols]
-        launch!(op, device, SOFTMAX, "cross_entropy_backward_f32", launch::per_block(rows); &x_view, &label_buffer, &mut dx_view, &cols, &scale)?;
+        launch!(op, device, CROSS_ENTROPY_BACKWARD, E, launch::per_block(rows); &x_view, &label_buffer, &mut dx_view, &cols, &scale)?;
     }
     Ok(dx.into_tensor(x.shape()))
 }

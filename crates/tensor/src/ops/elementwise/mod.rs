@@ -49,7 +49,7 @@ pub(crate) fn allocatable_numel<E: Float>(op: &'static str, shape: &[usize]) -> 
 }
 
 /// The CUDA arm of a unary op: returns from the calling op with the GPU result when `x` lives
-/// on a GPU (`kernels/elementwise.cu`, `unary_f32`); nothing without the `cuda` feature.
+/// on a GPU (`kernels/elementwise.cu`, the `unary` kernel); nothing without the `cuda` feature.
 macro_rules! cuda_unary {
     ($op:literal, $x:expr, $kind:ident, $scalar:expr) => {
         #[cfg(feature = "cuda")]
@@ -463,7 +463,7 @@ impl<E: Float> Tensor<E> {
     }
 
     /// ReLU's backward from its output (or input) `self`: `dx = dy ⊙ [self > 0]`, in one pass
-    /// (`relu_backward_f32` on a GPU). A NaN in `self` gives 0, as `gt` does.
+    /// (the `relu_backward` kernel on a GPU). A NaN in `self` gives 0, as `gt` does.
     ///
     /// ```
     /// use unravel_tensor::Tensor;
