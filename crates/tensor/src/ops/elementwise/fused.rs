@@ -11,8 +11,8 @@ impl<E: Float> Tensor<E> {
     /// `out = max(a + b, 0)`, broadcasting like [`Tensor::add`]. The sum is formed and clamped
     /// element by element (`s < 0 ? 0 : s`, so NaN stays NaN, as in [`Tensor::relu`]), so the
     /// result is bit-identical to `a.add(b)?.relu()`, without writing and re-reading the sum.
-    /// On a GPU, operands of one shape on one device run `add_relu_f32`; otherwise (broadcasting,
-    /// a rank-0 CPU operand) the two unfused kernels run.
+    /// On a GPU, operands of one shape on one device run the `add_relu` kernel; otherwise
+    /// (broadcasting, a rank-0 CPU operand) the two unfused kernels run.
     ///
     /// ```
     /// use unravel_tensor::Tensor;
