@@ -58,6 +58,37 @@ fn add(c: &mut Criterion) {
     group.finish();
 }
 
+/// The residual join: the fused one-pass `add_relu` against `add` then `relu` (two passes and
+/// an intermediate), and the naive loop. Throughput counts the fused op's traffic (2 reads, 1
+/// write) for all three.
+fn add_relu(c: &mut Criterion) {
+    let mut group = configure(c, "add_relu");
+    for shape in SHAPES {
+        let mut rng = Rng::seed_from(5);
+        let a = Tensor::<f32>::randn(shape, 0.0, 1.0, &mut rng);
+        let b = Tensor::<f32>::randn(shape, 0.0, 1.0, &mut rng);
+        let n = a.numel();
+        group.throughput(Throughput::Bytes(3 * n as u64 * F32_BYTES));
+        group.bench_function(BenchmarkId::new("fused", label(shape)), |bench| {
+            bench.iter(|| black_box(a.add_relu(&b).unwrap()))
+        });
+        group.bench_function(BenchmarkId::new("add_then_relu", label(shape)), |bench| {
+            bench.iter(|| black_box(a.add(&b).unwrap().relu().unwrap()))
+        });
+        let (av, bv) = (a.to_vec(), b.to_vec());
+        group.bench_function(BenchmarkId::new("naive", label(shape)), |bench| {
+            bench.iter(|| {
+                let mut out = vec![0.0f32; n];
+                for i in 0..n {
+                    out[i] = (av[i] + bv[i]).max(0.0);
+                }
+                black_box(out)
+            })
+        });
+    }
+    group.finish();
+}
+
 fn broadcast_add(c: &mut Criterion) {
     let mut group = configure(c, "broadcast_add_channel");
     for shape in SHAPES {
@@ -171,5 +202,5 @@ fn channel_sum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, add, broadcast_add, unary, channel_sum);
+criterion_group!(benches, add, add_relu, broadcast_add, unary, channel_sum);
 criterion_main!(benches);

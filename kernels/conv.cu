@@ -1,6 +1,8 @@
-// conv.cu — im2col and col2im for 2-D convolution (NCHW, groups = 1), on f32 and f64
+// conv.cu — im2col and col2im for 2-D convolution (NCHW, all channels), on f32 and f64
 // (templates over the element type T; entry points NAME_f32 / NAME_f64, see element.cuh). The
-// convolution itself is the GEMM of gemm.cu on these columns:
+// convolution itself is the GEMM of gemm.cu on these columns (with G groups, one GEMM per group
+// on the row block g·C/G·kh·kw of the columns; the offsets are in
+// crates/tensor/src/cuda/ops/conv_plan.rs):
 //   forward:          Y_n[C_out, oh·ow] = W[C_out, C·kh·kw] · cols_n[C·kh·kw, oh·ow]
 //   backward, data:   dcols_n = Wᵀ · dY_n, then dX_n = col2im(dcols_n)
 //   backward, weight: dW = Σ_n dY_n · cols_nᵀ

@@ -165,14 +165,14 @@ __device__ __forceinline__ void relu_backward(long long n, const T* x, const T* 
     }
 }
 
-// The residual join: out[i] = max(a[i] + b[i], 0) in one pass.
+// The residual join: out[i] = max(a[i] + b[i], 0) in one pass (a NaN sum stays NaN, as U_RELU).
 // grid: [ceil(n/256)], block: [256]; out: [n]
 template <typename T>
 __device__ __forceinline__ void add_relu(long long n, const T* a, const T* b, T* out) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         T s = a[i] + b[i];
-        out[i] = s > T(0) ? s : T(0);
+        out[i] = s > T(0) ? s : (s != s ? s : T(0));
     }
 }
 

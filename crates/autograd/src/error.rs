@@ -49,7 +49,10 @@ pub enum AutogradError {
     )]
     NotRecorded,
     /// A gradient route was set on a node that is not an addition.
-    #[error("set_gradient_route: node {index} is a {op}, not an add; only adds can be routed")]
+    #[error(
+        "set_gradient_route: node {index} is a {op}, not an add; only adds (and add_relu) can \
+         be routed"
+    )]
     NotRoutable { op: &'static str, index: usize },
 }
 

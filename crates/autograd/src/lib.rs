@@ -33,6 +33,7 @@
 //! |---|---|
 //! | `arithmetic.rs` | `add` (routable), `sub`, `mul`, `div` with broadcasting; `add_scalar`, `mul_scalar`, `neg` |
 //! | `unary.rs` | `relu`, `exp`, `log`, `sqrt`, `powf`, `square` |
+//! | `fused.rs` | `add_relu` (`relu(a + b)` in one pass and one node, routable) |
 //! | `reduce.rs` | `sum_all`, `mean_all`, `sum`, `mean` (over axes), `broadcast_to` |
 //! | `view.rs` | `reshape`, `flatten`, `unsqueeze`, `squeeze`, `permute`, `transpose`, `slice` (stepped), `narrow` |
 //! | `shape.rs` | `pad`, `zero_pad_channels` (option-A shortcut), `Var::concat` |

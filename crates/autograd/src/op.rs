@@ -76,6 +76,8 @@ ops_enum! {
     Div(ops::arithmetic::DivRecord<E>),
     AddScalar(ops::arithmetic::AddScalarRecord),
     MulScalar(ops::arithmetic::MulScalarRecord<E>),
+    // add + relu in one node (ops/fused.rs)
+    AddRelu(ops::fused::AddReluRecord<E>),
     // relu, exp, log, sqrt, powf (ops/unary.rs)
     Unary(ops::unary::UnaryRecord<E>),
     // sum, mean, broadcast (ops/reduce.rs)

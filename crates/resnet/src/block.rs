@@ -23,7 +23,9 @@ use crate::summary::Trace;
 /// The forward pass runs, in this order (which is also the order of the summary's rows):
 /// `pre_activation` (pre-activation blocks: `bn1`, `relu`), the shortcut if it reads the
 /// pre-activation, the `branch` F, the shortcut if it reads the input, the add, `output`
-/// (post-activation blocks: the final ReLU).
+/// (post-activation blocks: the final ReLU). When `output` is the plain [`ReLU`] module
+/// ([`Module::is_relu`]) and both the branch and the shortcut run, the add and the ReLU are one
+/// fused op ([`Var::add_relu`]); a wrapped or different `output` module runs separately.
 pub struct ResidualBlock<E: Float> {
     kind: &'static str,
     pub pre_activation: Vec<Named<E>>,
@@ -93,6 +95,16 @@ impl<E: Float> Module<E> for ResidualBlock<E> {
                             shortcut.shape()
                         ),
                     });
+                }
+                if self.output.as_ref().is_some_and(|o| o.module.is_relu()) {
+                    // relu(F(x) + shortcut(x)) in one pass and one tape node: the same values
+                    // and gradients, routes included (applied after the ReLU mask), as the add
+                    // followed by the output ReLU below. Nothing observes the sum in between.
+                    let y = branch.add_relu(&shortcut)?;
+                    if self.route != GradientRoute::Both && y.requires_grad() {
+                        y.set_gradient_route(self.route)?;
+                    }
+                    return Ok(y);
                 }
                 let sum = branch.add(&shortcut)?;
                 if self.route != GradientRoute::Both && sum.requires_grad() {

@@ -36,28 +36,37 @@ gpu_tests!(
     softmax_and_cross_entropy,
 );
 
-/// (input shape, weight shape, stride, padding, dilation).
-type ConvCase = ([usize; 4], [usize; 4], usize, usize, usize);
+/// (input shape, weight shape, stride, padding, dilation, groups).
+type ConvCase = ([usize; 4], [usize; 4], usize, usize, usize, usize);
 
 fn conv2d_forward_and_backward<E: Float>(device: Device) {
     let mut rng = Rng::seed_from(7);
-    // (input, weight, stride, padding, dilation): ResNet's stem, 3×3 s1/s2, 1×1 s2, dilation.
-    let cases: [ConvCase; 5] = [
-        ([2, 3, 23, 23], [8, 3, 7, 7], 2, 3, 1),
-        ([3, 5, 9, 11], [7, 5, 3, 3], 1, 1, 1),
-        ([2, 16, 15, 15], [32, 16, 3, 3], 2, 1, 1),
-        ([2, 17, 8, 8], [9, 17, 1, 1], 2, 0, 1),
-        ([1, 2, 12, 12], [3, 2, 3, 3], 1, 2, 2),
+    let cases: [ConvCase; 11] = [
+        // ResNet's stem, 3×3 s1/s2, 1×1 s2, dilation
+        ([2, 3, 23, 23], [8, 3, 7, 7], 2, 3, 1, 1),
+        ([3, 5, 9, 11], [7, 5, 3, 3], 1, 1, 1, 1),
+        ([2, 16, 15, 15], [32, 16, 3, 3], 2, 1, 1, 1),
+        ([2, 17, 8, 8], [9, 17, 1, 1], 2, 0, 1, 1),
+        ([1, 2, 12, 12], [3, 2, 3, 3], 1, 2, 2, 1),
+        // groups 2 and 3 (odd sizes, stride 2, padding), a grouped 1×1 with stride 2
+        ([2, 6, 11, 9], [8, 3, 3, 3], 2, 1, 1, 2),
+        ([3, 9, 13, 7], [6, 3, 3, 3], 1, 1, 1, 3),
+        ([2, 6, 8, 8], [9, 2, 1, 1], 2, 0, 1, 3),
+        // depthwise (groups = C): plain, two outputs per channel, and 129 channels
+        ([2, 7, 15, 15], [7, 1, 3, 3], 2, 1, 1, 7),
+        ([2, 5, 9, 11], [10, 1, 5, 5], 1, 2, 1, 5),
+        ([2, 129, 9, 9], [129, 1, 3, 3], 1, 1, 1, 129),
     ];
-    for (x_shape, w_shape, stride, padding, dilation) in cases {
-        let params = Conv2dParams::square(stride, padding, dilation, 1);
+    for (x_shape, w_shape, stride, padding, dilation, groups) in cases {
+        let params = Conv2dParams::square(stride, padding, dilation, groups);
         let (x, w, b) = (
             random::<E>(&x_shape, &mut rng),
             random::<E>(&w_shape, &mut rng),
             random::<E>(&[w_shape[0]], &mut rng),
         );
         let (gx, gw, gb) = (on(device, &x), on(device, &w), on(device, &b));
-        let what = format!("conv {x_shape:?} {w_shape:?} s{stride} p{padding} d{dilation}");
+        let what =
+            format!("conv {x_shape:?} {w_shape:?} s{stride} p{padding} d{dilation} g{groups}");
         poison::<E>();
         let y = conv2d(&x, &w, Some(&b), &params).unwrap();
         assert_close(

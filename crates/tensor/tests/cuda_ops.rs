@@ -317,6 +317,28 @@ fn fused_add_relu_and_relu_backward<E: Float>(device: Device) {
         &a.add(&b).unwrap().relu().unwrap(),
         0.0,
     );
+    // The dispatching op: one shape (the fused kernel, which keeps a NaN sum as relu does) and
+    // a broadcast operand (the unfused kernels).
+    let mut with_nan = a.to_vec();
+    with_nan[7] = num(f64::NAN);
+    let with_nan = Tensor::from_vec(with_nan, a.shape()).unwrap();
+    poison::<E>();
+    let fused = on(device, &with_nan).add_relu(&on(device, &b)).unwrap();
+    assert!(fused.to_vec()[7].is_nan(), "add_relu must keep a NaN sum");
+    assert_close(
+        "Tensor::add_relu",
+        &fused,
+        &with_nan.add_relu(&b).unwrap(),
+        0.0,
+    );
+    let row = random::<E>(&[129], &mut rng);
+    poison::<E>();
+    assert_close(
+        "Tensor::add_relu broadcast",
+        &on(device, &a).add_relu(&on(device, &row)).unwrap(),
+        &a.add_relu(&row).unwrap(),
+        0.0,
+    );
     let mask = a.gt(&Tensor::scalar(num(0.0))).unwrap();
     poison::<E>();
     assert_close(

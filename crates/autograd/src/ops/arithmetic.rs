@@ -28,6 +28,7 @@ use crate::var::Var;
 /// backward pass (its forward value still counts), which is how Veit et al. (2016, §4) measure
 /// the gradient carried by paths of each length through a residual network: with `y = F(x) + x`
 /// recorded as `F(x).add(&x)`, `LeftOnly` keeps the residual branch and `RightOnly` the skip.
+/// A fused `F(x).add_relu(&x)` takes the same routes, applied after the ReLU mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum GradientRoute {
     /// ∂L/∂a = ∂L/∂b = unbroadcast(dy).
@@ -301,15 +302,16 @@ impl<E: Float> Var<E> {
         self.mul_scalar(-E::ONE)
     }
 
-    /// Sets which operands of the add that produced this variable receive its gradient (see
-    /// [`GradientRoute`]); shorthand for [`Tape::set_gradient_route`].
+    /// Sets which operands of the add (or [`Var::add_relu`]) that produced this variable receive
+    /// its gradient (see [`GradientRoute`]); shorthand for [`Tape::set_gradient_route`].
     pub fn set_gradient_route(&self, route: GradientRoute) -> Result<()> {
         self.tape().set_gradient_route(self, route)
     }
 }
 
 impl<E: Float> Tape<E> {
-    /// Sets the [`GradientRoute`] of the add that produced `sum`, before backward runs.
+    /// Sets the [`GradientRoute`] of the add (or fused [`Var::add_relu`]) that produced `sum`,
+    /// before backward runs.
     ///
     /// ```
     /// use unravel_autograd::{GradientRoute, Tape};
@@ -328,6 +330,10 @@ impl<E: Float> Tape<E> {
     pub fn set_gradient_route(&self, sum: &Var<E>, route: GradientRoute) -> Result<()> {
         self.with_recorded_op("set_gradient_route", sum, |index, op| match op {
             Op::Add(record) => {
+                record.route = route;
+                Ok(())
+            }
+            Op::AddRelu(record) => {
                 record.route = route;
                 Ok(())
             }

@@ -5,6 +5,7 @@
 pub(crate) mod arithmetic;
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
+pub(crate) mod fused;
 pub(crate) mod linear;
 pub(crate) mod matmul;
 pub(crate) mod pool;

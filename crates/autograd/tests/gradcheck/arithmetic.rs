@@ -92,3 +92,26 @@ fn non_contiguous_operands() {
         [a, b],
     );
 }
+
+#[test]
+fn add_relu_with_broadcasting() {
+    let mut rng = Rng::seed_from(45);
+    for (lhs_shape, rhs_shape) in shape_pairs() {
+        // |a| in [0.5, 2] and |b| ≤ 0.2, so every sum is at least 0.3 from ReLU's kink (both
+        // signs occur) however b is broadcast.
+        let a = away_from_zero(&lhs_shape, 0.5, 2.0, &mut rng).unwrap();
+        let b = Tensor::rand_uniform(&rhs_shape, -0.2, 0.2, &mut rng);
+        let pair = [a, b];
+        let label = format!("{lhs_shape:?} with {rhs_shape:?}");
+        check(
+            &format!("add_relu {label}"),
+            |v| v[0].add_relu(&v[1]),
+            &pair,
+        );
+        check(
+            &format!("add_relu reversed {label}"),
+            |v| v[1].add_relu(&v[0]),
+            &pair,
+        );
+    }
+}

@@ -134,6 +134,14 @@ pub trait Module<E: Float> {
         Vec::new()
     }
 
+    /// Whether this module is exactly `y = max(x, 0)` — the [`ReLU`](crate::nn::ReLU) itself,
+    /// not a wrapper around it — so that a residual block may fuse it with its add
+    /// ([`Var::add_relu`]). Anything that wants to see a ReLU's input (a probe, a hook) must
+    /// leave this `false`, and the block then runs the add and the module separately.
+    fn is_relu(&self) -> bool {
+        false
+    }
+
     /// This module as a residual block, if it is one (for lesion and path experiments).
     fn as_residual_block_mut(&mut self) -> Option<&mut crate::block::ResidualBlock<E>> {
         None

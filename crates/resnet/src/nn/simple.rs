@@ -28,6 +28,9 @@ impl<E: Float> Module<E> for ReLU {
     fn forward(&mut self, _context: &mut Context<E>, input: &Var<E>) -> Result<Var<E>> {
         Ok(input.relu()?)
     }
+    fn is_relu(&self) -> bool {
+        true
+    }
     stateless!();
     fn trace(&self, input_shape: &[usize], trace: &mut Trace) -> Result<Vec<usize>> {
         trace.leaf("ReLU", input_shape, 0, 0, 0);

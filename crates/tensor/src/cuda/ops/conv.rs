@@ -1,15 +1,20 @@
-//! 2-D convolution on the GPU (`kernels/conv.cu` + `kernels/gemm.cu`), groups = 1:
-//! - forward: cols = im2col(x): [N, C·kh·kw, oh·ow]; Y_n = W · cols_n (batched GEMM, W
-//!   broadcast with batch stride 0), plus the bias;
-//! - backward, data: dcols_n = Wᵀ · dY_n (Wᵀ is a stride swap, not a copy); dX = col2im(dcols);
-//! - backward, weight: dW = Σ_n dY_n · cols_nᵀ, as N GEMMs accumulating into dW (β = 1) in a
-//!   fixed order (deterministic).
+//! 2-D convolution on the GPU (`kernels/conv.cu` + `kernels/gemm.cu`), any number of groups
+//! `G` (the GEMMs of each group are sub-matrices of the same buffers; see [`super::conv_plan`]
+//! for the offsets, which are checked on the CPU):
+//! - forward: cols = im2col(x): [N, C·kh·kw, oh·ow]; per group g, Y_n,g = W_g · cols_n,g
+//!   (batched over the images, W_g broadcast with batch stride 0), plus the bias;
+//! - backward, data: per group, dcols_n,g = W_gᵀ · dY_n,g (Wᵀ is a stride swap, not a copy);
+//!   dX = col2im(dcols);
+//! - backward, weight: dW_g = Σ_n dY_n,g · cols_n,gᵀ, as N GEMMs (batched over the groups)
+//!   accumulating into dW (β = 1) in a fixed order (deterministic).
 
-use cudarc::driver::DeviceRepr;
+use cudarc::driver::{CudaView, CudaViewMut, DeviceRepr};
 
-use super::matmul::{gemm, GemmArgs, GemmPrecision};
+use super::conv_plan::{self, GemmCall};
+use super::matmul::{gemm, GemmPrecision};
 use crate::cuda::kernels::{ADD_CHANNEL_BIAS, COL2IM, IM2COL};
 use crate::cuda::launch::{self, as_i32, as_i64, common_device, launch, Output};
+use crate::cuda::CudaDevice;
 use crate::error::{Result, TensorError};
 use crate::ops::conv::ConvShape;
 use crate::{Float, Tensor};
@@ -53,15 +58,41 @@ fn geometry(op: &'static str, shape: &ConvShape) -> Result<Geometry> {
     })
 }
 
-fn require_one_group(op: &'static str, shape: &ConvShape) -> Result<()> {
-    if shape.groups != 1 {
-        return Err(TensorError::invalid(
+/// Runs the GEMMs of `plan` (see [`conv_plan`]): each launch reads A and B and writes C from its
+/// element offsets into these buffers.
+fn run_plan<E: Float>(
+    op: &'static str,
+    device: &CudaDevice,
+    plan: &[GemmCall<E>],
+    a: &CudaView<'_, E>,
+    b: &CudaView<'_, E>,
+    c: &mut CudaViewMut<'_, E>,
+) -> Result<()> {
+    let outside = |what: &str, offset: usize, len: usize| TensorError::Cuda {
+        op,
+        message: format!("GEMM operand {what} starts at {offset}, past its buffer of {len}"),
+    };
+    for call in plan {
+        let a_part = a
+            .try_slice(call.a_offset..)
+            .ok_or_else(|| outside("A", call.a_offset, a.len()))?;
+        let b_part = b
+            .try_slice(call.b_offset..)
+            .ok_or_else(|| outside("B", call.b_offset, b.len()))?;
+        let c_len = c.len();
+        let mut c_part = c
+            .try_slice_mut(call.c_offset..)
+            .ok_or_else(|| outside("C", call.c_offset, c_len))?;
+        gemm(
             op,
-            format!(
-                "groups = {} is not implemented on CUDA (only 1)",
-                shape.groups
-            ),
-        ));
+            device,
+            &a_part,
+            &b_part,
+            &mut c_part,
+            call.args,
+            call.batch,
+            GemmPrecision::Exact,
+        )?;
     }
     Ok(())
 }
@@ -95,43 +126,20 @@ pub(crate) fn conv2d<E: Float>(
     shape: &ConvShape,
 ) -> Result<Tensor<E>> {
     let device = common_device(op, &[x, weight])?;
-    require_one_group(op, shape)?;
     let cols = im2col(op, x, shape)?;
     let weight = super::elementwise::contiguous(op, weight)?;
-    let (rows, positions) = (cols.shape()[1], cols.shape()[2]);
+    let positions = shape.positions();
     let out_shape = shape.output_shape();
     let total = crate::layout::numel(&out_shape);
     let mut out = Output::<E>::new(op, &device, total)?;
     if total > 0 {
-        let args = GemmArgs {
-            m: as_i32(op, shape.out_channels)?,
-            n: as_i32(op, positions)?,
-            k: as_i32(op, rows)?,
-            a_row: as_i64(rows),
-            a_col: 1,
-            b_row: as_i64(positions),
-            b_col: 1,
-            c_row: as_i64(positions),
-            a_batch: 0,
-            b_batch: as_i64(rows * positions),
-            c_batch: as_i64(shape.out_channels * positions),
-            alpha: E::ONE,
-            beta: E::ZERO,
-        };
+        let plan = conv_plan::forward(op, shape)?;
         let w_view = launch::dense_view(op, &weight)?;
         let cols_view = launch::dense_view(op, &cols)?;
         let mut y_view = out.view_mut();
-        // Y_n: [C_out, oh·ow] = W: [C_out, C·kh·kw] · cols_n: [C·kh·kw, oh·ow], n < N
-        gemm(
-            op,
-            &device,
-            &w_view,
-            &cols_view,
-            &mut y_view,
-            args,
-            shape.batch,
-            GemmPrecision::Exact,
-        )?;
+        // per group g < G, n < N: Y_n,g: [C_out/G, oh·ow] = W_g: [C_out/G, C/G·kh·kw]
+        //   · cols_n,g: [C/G·kh·kw, oh·ow]
+        run_plan(op, &device, &plan, &w_view, &cols_view, &mut y_view)?;
         if let Some(bias) = bias {
             let bias = super::elementwise::contiguous(op, bias)?;
             let bias_view = launch::dense_view(op, &bias)?;
@@ -148,7 +156,7 @@ pub(crate) fn conv2d<E: Float>(
     Ok(out.into_tensor(&out_shape))
 }
 
-/// `dX = col2im(Wᵀ · dY_n)`; `shape` was checked by the entry point.
+/// `dX = col2im(dcols)` with `dcols_n,g = W_gᵀ · dY_n,g` per group; `shape` was checked by the entry point.
 pub(crate) fn backward_input<E: Float>(
     op: &'static str,
     grad_output: &Tensor<E>,
@@ -156,7 +164,6 @@ pub(crate) fn backward_input<E: Float>(
     shape: &ConvShape,
 ) -> Result<Tensor<E>> {
     let device = common_device(op, &[grad_output, weight])?;
-    require_one_group(op, shape)?;
     let dy = super::elementwise::contiguous(op, grad_output)?;
     let weight = super::elementwise::contiguous(op, weight)?;
     let rows = shape.in_channels * shape.kernel[0] * shape.kernel[1];
@@ -164,35 +171,13 @@ pub(crate) fn backward_input<E: Float>(
     let cols_total = shape.batch * rows * positions;
     let mut dcols = Output::<E>::new(op, &device, cols_total)?;
     if cols_total > 0 {
-        let args = GemmArgs {
-            m: as_i32(op, rows)?,
-            n: as_i32(op, positions)?,
-            k: as_i32(op, shape.out_channels)?,
-            a_row: 1,
-            a_col: as_i64(rows),
-            b_row: as_i64(positions),
-            b_col: 1,
-            c_row: as_i64(positions),
-            a_batch: 0,
-            b_batch: as_i64(shape.out_channels * positions),
-            c_batch: as_i64(rows * positions),
-            alpha: E::ONE,
-            beta: E::ZERO,
-        };
+        let plan = conv_plan::backward_input(op, shape)?;
         let w_view = launch::dense_view(op, &weight)?;
         let dy_view = launch::dense_view(op, &dy)?;
         let mut dcols_view = dcols.view_mut();
-        // dcols_n: [C·kh·kw, oh·ow] = Wᵀ: [C·kh·kw, C_out] · dY_n: [C_out, oh·ow], n < N
-        gemm(
-            op,
-            &device,
-            &w_view,
-            &dy_view,
-            &mut dcols_view,
-            args,
-            shape.batch,
-            GemmPrecision::Exact,
-        )?;
+        // per group g < G, n < N: dcols_n,g: [C/G·kh·kw, oh·ow] = W_gᵀ: [C/G·kh·kw, C_out/G]
+        //   · dY_n,g: [C_out/G, oh·ow]
+        run_plan(op, &device, &plan, &w_view, &dy_view, &mut dcols_view)?;
     }
     let dcols = dcols.into_tensor(&[shape.batch, rows, positions]);
     let in_shape = shape.input_shape();
@@ -209,7 +194,7 @@ pub(crate) fn backward_input<E: Float>(
     Ok(dx.into_tensor(&in_shape))
 }
 
-/// `dW = Σ_n dY_n · cols_nᵀ`; `shape` was checked by the entry point.
+/// `dW_g = Σ_n dY_n,g · cols_n,gᵀ` per group; `shape` was checked by the entry point.
 pub(crate) fn backward_weight<E: Float>(
     op: &'static str,
     grad_output: &Tensor<E>,
@@ -217,49 +202,20 @@ pub(crate) fn backward_weight<E: Float>(
     shape: &ConvShape,
 ) -> Result<Tensor<E>> {
     let device = common_device(op, &[grad_output, input])?;
-    require_one_group(op, shape)?;
     let dy = super::elementwise::contiguous(op, grad_output)?;
     let cols = im2col(op, input, shape)?;
-    let rows = shape.in_channels * shape.kernel[0] * shape.kernel[1];
-    let positions = shape.out[0] * shape.out[1];
     let weight_shape = shape.weight_shape();
-    let total = shape.out_channels * rows;
+    // dW: [C_out, C/G, kh, kw]
+    let total = crate::layout::numel(&weight_shape);
     let mut dw = Output::<E>::new(op, &device, total)?;
     if total > 0 {
+        let plan = conv_plan::backward_weight(op, shape)?;
         let dy_view = launch::dense_view(op, &dy)?;
         let cols_view = launch::dense_view(op, &cols)?;
         let mut dw_view = dw.view_mut();
-        for image in 0..shape.batch.max(1) {
-            let args = GemmArgs {
-                m: as_i32(op, shape.out_channels)?,
-                n: as_i32(op, rows)?,
-                k: as_i32(op, if shape.batch == 0 { 0 } else { positions })?,
-                a_row: as_i64(positions),
-                a_col: 1,
-                b_row: 1,
-                b_col: as_i64(positions),
-                c_row: as_i64(rows),
-                a_batch: 0,
-                b_batch: 0,
-                c_batch: 0,
-                alpha: E::ONE,
-                beta: if image == 0 { E::ZERO } else { E::ONE },
-            };
-            let n = image.min(shape.batch.saturating_sub(1));
-            let a = dy_view.slice(n * shape.out_channels * positions..);
-            let b = cols_view.slice(n * rows * positions..);
-            // dW: [C_out, C·kh·kw] (+)= dY_n: [C_out, oh·ow] · cols_nᵀ: [oh·ow, C·kh·kw]
-            gemm(
-                op,
-                &device,
-                &a,
-                &b,
-                &mut dw_view,
-                args,
-                1,
-                GemmPrecision::Exact,
-            )?;
-        }
+        // per image n (in order), g < G: dW_g: [C_out/G, C/G·kh·kw] (+)= dY_n,g: [C_out/G, oh·ow]
+        //   · cols_n,gᵀ: [oh·ow, C/G·kh·kw]
+        run_plan(op, &device, &plan, &dy_view, &cols_view, &mut dw_view)?;
     }
     Ok(dw.into_tensor(&weight_shape))
 }

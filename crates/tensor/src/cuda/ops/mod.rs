@@ -3,6 +3,7 @@
 //! GPU tensor. Shapes and arguments were validated by the entry point already.
 
 pub mod conv;
+mod conv_plan;
 pub mod copy;
 pub mod elementwise;
 pub mod matmul;

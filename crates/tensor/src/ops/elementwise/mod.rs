@@ -8,6 +8,7 @@
 //! Comparisons return a *mask* of the same element type: `1` where the relation holds, `0`
 //! elsewhere (a comparison involving NaN is false, so it gives `0`).
 
+mod fused;
 pub mod math;
 pub mod reference;
 pub mod simd;

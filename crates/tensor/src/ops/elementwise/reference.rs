@@ -108,3 +108,19 @@ pub fn select<E: Float>(
         .collect();
     Tensor::from_vec(data, &shape)
 }
+
+/// `out = relu(a + b)` as the two unfused steps: the broadcast sum, then `s < 0 ? 0 : s` (NaN
+/// stays NaN), each one element at a time. The definition [`Tensor::add_relu`] is tested
+/// against.
+///
+/// ```
+/// use unravel_tensor::{ops::elementwise::reference, Tensor};
+/// let a = Tensor::<f64>::from_vec(vec![1.0, -3.0], &[2])?;
+/// let b = Tensor::<f64>::from_vec(vec![1.0], &[1])?;
+/// assert_eq!(reference::add_relu(&a, &b)?.to_vec(), vec![2.0, 0.0]);
+/// # Ok::<(), unravel_tensor::TensorError>(())
+/// ```
+pub fn add_relu<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Result<Tensor<E>> {
+    let sum = binary(a, b, |x, y| x + y)?;
+    Ok(unary(&sum, |s| if s < E::ZERO { E::ZERO } else { s }))
+}
