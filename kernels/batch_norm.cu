@@ -87,7 +87,7 @@ __device__ __forceinline__ void bn_statistics(const T* x, T* mean, T* var, T* in
     }
 }
 
-// y = γ·(x − mean)·invstd + β, then ReLU if `relu`. Used for training (batch statistics) and
+// y = γ·(x − mean)·invstd + β, then ReLU (max(y, 0), NaN kept) if `relu`. Used for training (batch statistics) and
 // evaluation (running statistics, invstd computed by the caller's launch of bn_invstd).
 // grid: [ceil(N·C·H·W/256)], block: [256]; y: [N, C, H, W]
 template <typename T>
@@ -98,7 +98,8 @@ __device__ __forceinline__ void bn_forward(const T* x, const T* mean, const T* i
          i += (long long)gridDim.x * blockDim.x) {
         int c = (int)((i / plane) % channels);
         T v = gamma[c] * (x[i] - mean[c]) * invstd[c] + beta[c];
-        y[i] = relu ? Num<T>::max(v, T(0)) : v;
+        // ReLU as U_RELU and add_relu: a NaN stays NaN.
+        y[i] = (relu && !(v > T(0)) && v == v) ? T(0) : v;
     }
 }
 

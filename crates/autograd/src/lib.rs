@@ -41,7 +41,7 @@
 //! | `linear.rs` | `linear` (`x·Wᵀ + b`) |
 //! | `conv.rs` | `conv2d` (stride, padding, dilation, groups) |
 //! | `pool.rs` | `max_pool2d`, `avg_pool2d`, `global_avg_pool2d` |
-//! | `batch_norm.rs` | `batch_norm_train` (closed-form backward, returns the batch statistics), `batch_norm_eval` |
+//! | `batch_norm.rs` | `batch_norm_train` (closed-form backward, returns the batch statistics), `batch_norm_eval`, and both fused with the ReLU after them (`batch_norm_train_relu`, `batch_norm_eval_relu`) |
 //! | `softmax.rs` | `softmax`, `log_softmax`, `cross_entropy` (mean or sum) |
 //!
 //! ## Design

@@ -102,3 +102,80 @@ fn add_relu_saves_only_its_output_and_skips_unneeded_gradients() {
     assert!(!c.add_relu(&c).unwrap().requires_grad());
     assert_eq!(tape.len(), before);
 }
+
+/// `relu(BN(x))` fused or not, train or eval, through a weighted sum; returns the output's bits,
+/// the gradients of x, γ, β, the batch statistics and the node count.
+fn batch_norm_relu(fused: bool, train: bool, inputs: &[Tensor<f64>; 4]) -> (Vec<Vec<u64>>, usize) {
+    let tape = Tape::<f64>::new();
+    let [x, gamma, beta, weights] = inputs;
+    let (x, gamma, beta) = (
+        tape.leaf(x.clone()),
+        tape.leaf(gamma.clone()),
+        tape.leaf(beta.clone()),
+    );
+    let (g, b) = (Some(&gamma), Some(&beta));
+    let (mean, var) = (
+        Tensor::from_vec(vec![0.2, -0.1, 0.0], &[3]).unwrap(),
+        Tensor::from_vec(vec![0.9, 1.3, 2.0], &[3]).unwrap(),
+    );
+    let mut statistics = Vec::new();
+    let y = match (train, fused) {
+        (true, true) => {
+            let (y, s) = x.batch_norm_train_relu(g, b, 1e-5).unwrap();
+            statistics = [s.mean, s.variance].to_vec();
+            y
+        }
+        (true, false) => {
+            let (y, s) = x.batch_norm_train(g, b, 1e-5).unwrap();
+            statistics = [s.mean, s.variance].to_vec();
+            y.relu().unwrap()
+        }
+        (false, true) => x.batch_norm_eval_relu(&mean, &var, g, b, 1e-5).unwrap(),
+        (false, false) => x
+            .batch_norm_eval(&mean, &var, g, b, 1e-5)
+            .unwrap()
+            .relu()
+            .unwrap(),
+    };
+    let loss = y
+        .mul(&tape.constant(weights.clone()))
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let nodes = tape.len();
+    let gradients = tape.backward(&loss).unwrap();
+    let bits = |t: &Tensor<f64>| t.to_vec().iter().map(|v| v.to_bits()).collect();
+    let mut out = vec![bits(y.value())];
+    for v in [&x, &gamma, &beta] {
+        out.push(bits(gradients.get(v).unwrap()));
+    }
+    out.extend(statistics.iter().map(bits));
+    (out, nodes)
+}
+
+#[test]
+fn fused_batch_norm_relu_equals_unfused_bit_for_bit() {
+    let mut rng = Rng::seed_from(91);
+    let inputs = [
+        Tensor::randn(&[4, 3, 5, 3], 0.2, 1.5, &mut rng),
+        Tensor::rand_uniform(&[3], 0.5, 1.5, &mut rng),
+        Tensor::rand_uniform(&[3], -0.5, 0.5, &mut rng),
+        Tensor::randn(&[4, 3, 5, 3], 0.0, 1.0, &mut rng),
+    ];
+    for train in [true, false] {
+        let (fused, fused_nodes) = batch_norm_relu(true, train, &inputs);
+        let (unfused, nodes) = batch_norm_relu(false, train, &inputs);
+        assert!(fused == unfused, "train {train}: fused and unfused differ");
+        assert_eq!(
+            fused_nodes + 1,
+            nodes,
+            "train {train}: one node instead of two"
+        );
+        // Some outputs are clamped (the mask matters) and some are not.
+        let zeros = fused[0].iter().filter(|&&b| b == 0).count();
+        assert!(
+            zeros > 0 && zeros < fused[0].len(),
+            "train {train}: {zeros} zeros"
+        );
+    }
+}

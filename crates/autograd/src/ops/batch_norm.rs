@@ -17,9 +17,15 @@
 //!
 //! Evaluation mode uses the running estimates, constants, so `dx = γ·s·dy`, `dγ = Σ dy·x̂`,
 //! `dβ = Σ dy`.
+//!
+//! Fused with the ReLU after it (`batch_norm_train_relu`, `batch_norm_eval_relu`): one node for
+//! `z = max(y, 0)`, saving `z`; backward `g = dy ⊙ [z > 0]`, then the batch norm's backward of
+//! `g` — exactly the unfused batch norm and ReLU, values and gradients bit for bit.
 
 use unravel_tensor::ops::batch_norm::{
-    batch_norm_eval, batch_norm_eval_backward, batch_norm_train, batch_norm_train_backward,
+    batch_norm_eval, batch_norm_eval_backward, batch_norm_eval_relu, batch_norm_eval_relu_backward,
+    batch_norm_train, batch_norm_train_backward, batch_norm_train_relu,
+    batch_norm_train_relu_backward,
 };
 use unravel_tensor::{Float, Tensor};
 
@@ -47,22 +53,35 @@ pub(crate) struct BatchNormTrainRecord<E: Float> {
     weight_value: Option<Tensor<E>>,
     mean: Tensor<E>,
     inverse_std: Tensor<E>,
+    /// The output `z = max(y, 0)` when fused with a ReLU (its mask for the backward).
+    relu_output: Option<Tensor<E>>,
 }
 
 impl<E: Float> BackwardRule<E> for BatchNormTrainRecord<E> {
     fn name(&self) -> &'static str {
-        "batch_norm_train"
+        match self.relu_output {
+            Some(_) => "batch_norm_train_relu",
+            None => "batch_norm_train",
+        }
     }
 
-    /// `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = (γ·s/M)·(M·dy − Σ dy − x̂·Σ dy·x̂)` per channel.
+    /// `dβ = Σ g`, `dγ = Σ g·x̂`, `dx = (γ·s/M)·(M·g − Σ g − x̂·Σ g·x̂)` per channel, with
+    /// `g = dy`, or `g = dy ⊙ [z > 0]` when fused with a ReLU.
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
-        let grads = batch_norm_train_backward(
-            grad_output,
-            &self.input_value,
-            self.weight_value.as_ref(),
-            &self.mean,
-            &self.inverse_std,
-        )?;
+        let (x, weight) = (&self.input_value, self.weight_value.as_ref());
+        let grads = match &self.relu_output {
+            Some(z) => batch_norm_train_relu_backward(
+                grad_output,
+                z,
+                x,
+                weight,
+                &self.mean,
+                &self.inverse_std,
+            )?,
+            None => {
+                batch_norm_train_backward(grad_output, x, weight, &self.mean, &self.inverse_std)?
+            }
+        };
         gradients.give(self.input, || Ok(grads.grad_input.clone()))?;
         gradients.give(self.weight, || Ok(grads.grad_weight.clone()))?;
         gradients.give(self.bias, || Ok(grads.grad_bias.clone()))
@@ -71,6 +90,7 @@ impl<E: Float> BackwardRule<E> for BatchNormTrainRecord<E> {
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
         let mut saved = vec![&self.input_value, &self.mean, &self.inverse_std];
         saved.extend(&self.weight_value);
+        saved.extend(&self.relu_output);
         saved
     }
 }
@@ -85,23 +105,29 @@ pub(crate) struct BatchNormEvalRecord<E: Float> {
     running_mean: Tensor<E>,
     running_var: Tensor<E>,
     eps: f64,
+    /// The output `z = max(y, 0)` when fused with a ReLU (its mask for the backward).
+    relu_output: Option<Tensor<E>>,
 }
 
 impl<E: Float> BackwardRule<E> for BatchNormEvalRecord<E> {
     fn name(&self) -> &'static str {
-        "batch_norm_eval"
+        match self.relu_output {
+            Some(_) => "batch_norm_eval_relu",
+            None => "batch_norm_eval",
+        }
     }
 
-    /// `dx = γ·s·dy`, `dγ = Σ dy·x̂`, `dβ = Σ dy`, with `s = 1/√(σ²_running + ε)`.
+    /// `dx = γ·s·g`, `dγ = Σ g·x̂`, `dβ = Σ g`, with `s = 1/√(σ²_running + ε)` and `g = dy`,
+    /// or `g = dy ⊙ [z > 0]` when fused with a ReLU.
     fn backward(&self, grad_output: &Tensor<E>, gradients: &mut InputGradients<E>) -> Result<()> {
-        let grads = batch_norm_eval_backward(
-            grad_output,
-            &self.input_value,
-            &self.running_mean,
-            &self.running_var,
-            self.weight_value.as_ref(),
-            self.eps,
-        )?;
+        let (x, weight) = (&self.input_value, self.weight_value.as_ref());
+        let (mean, var) = (&self.running_mean, &self.running_var);
+        let grads = match &self.relu_output {
+            Some(z) => {
+                batch_norm_eval_relu_backward(grad_output, z, x, mean, var, weight, self.eps)?
+            }
+            None => batch_norm_eval_backward(grad_output, x, mean, var, weight, self.eps)?,
+        };
         gradients.give(self.input, || Ok(grads.grad_input.clone()))?;
         gradients.give(self.weight, || Ok(grads.grad_weight.clone()))?;
         gradients.give(self.bias, || Ok(grads.grad_bias.clone()))
@@ -110,6 +136,7 @@ impl<E: Float> BackwardRule<E> for BatchNormEvalRecord<E> {
     fn saved_tensors(&self) -> Vec<&Tensor<E>> {
         let mut saved = vec![&self.input_value, &self.running_mean, &self.running_var];
         saved.extend(&self.weight_value);
+        saved.extend(&self.relu_output);
         saved
     }
 }
@@ -161,12 +188,65 @@ impl<E: Float> Var<E> {
         bias: Option<&Var<E>>,
         eps: f64,
     ) -> Result<(Var<E>, BatchStatistics<E>)> {
-        let forward = batch_norm_train(
-            self.value(),
-            weight.map(Var::value),
-            bias.map(Var::value),
-            eps,
-        )?;
+        self.batch_norm_train_node(weight, bias, eps, false)
+    }
+
+    /// [`Var::batch_norm_train`] followed by a ReLU, `z = max(y, 0)`, as one node
+    /// (`unravel_tensor::ops::batch_norm::batch_norm_train_relu`): the same values, gradients
+    /// and batch statistics as `batch_norm_train` then [`Var::relu`]. Backward: `g = dy ⊙ [z > 0]`,
+    /// then the batch norm's backward of `g` (saves `z` as well).
+    ///
+    /// ```
+    /// use unravel_autograd::Tape;
+    /// use unravel_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 3.0], &[2, 1])?);
+    /// let (z, statistics) = x.batch_norm_train_relu(None, None, 0.0)?;
+    /// assert_eq!(z.value().to_vec(), vec![0.0, 1.0]); // relu([−1, 1])
+    /// assert_eq!(statistics.mean.to_vec(), vec![2.0]);
+    /// let (y, _) = x.batch_norm_train(None, None, 0.0)?;
+    /// let unfused = tape.backward(&y.relu()?.sum_all()?)?.get(&x).unwrap().clone();
+    /// let fused = tape.backward(&z.sum_all()?)?.get(&x).unwrap().clone();
+    /// assert_eq!(fused.to_vec(), unfused.to_vec());
+    /// # Ok::<(), unravel_autograd::AutogradError>(())
+    /// ```
+    pub fn batch_norm_train_relu(
+        &self,
+        weight: Option<&Var<E>>,
+        bias: Option<&Var<E>>,
+        eps: f64,
+    ) -> Result<(Var<E>, BatchStatistics<E>)> {
+        self.batch_norm_train_node(weight, bias, eps, true)
+    }
+
+    fn batch_norm_train_node(
+        &self,
+        weight: Option<&Var<E>>,
+        bias: Option<&Var<E>>,
+        eps: f64,
+        relu: bool,
+    ) -> Result<(Var<E>, BatchStatistics<E>)> {
+        let forward = if relu {
+            batch_norm_train_relu(
+                self.value(),
+                weight.map(Var::value),
+                bias.map(Var::value),
+                eps,
+            )?
+        } else {
+            batch_norm_train(
+                self.value(),
+                weight.map(Var::value),
+                bias.map(Var::value),
+                eps,
+            )?
+        };
+        let name = if relu {
+            "batch_norm_train_relu"
+        } else {
+            "batch_norm_train"
+        };
+        let relu_output = relu.then(|| forward.output.clone());
         let count = self.value().numel() / self.shape()[1].max(1);
         let statistics = BatchStatistics {
             mean: forward.mean.clone(),
@@ -174,19 +254,20 @@ impl<E: Float> Var<E> {
             count,
         };
         let (operands, weight_slot, bias_slot) = operands(self, weight, bias);
-        let output =
-            self.tape()
-                .record("batch_norm_train", forward.output, &operands, |inputs| {
-                    Op::BatchNormTrain(BatchNormTrainRecord {
-                        input: inputs[0],
-                        weight: weight_slot.and_then(|slot| inputs[slot]),
-                        bias: bias_slot.and_then(|slot| inputs[slot]),
-                        input_value: self.value().clone(),
-                        weight_value: weight.map(|w| w.value().clone()),
-                        mean: forward.mean,
-                        inverse_std: forward.inverse_std,
-                    })
-                })?;
+        let output = self
+            .tape()
+            .record(name, forward.output, &operands, |inputs| {
+                Op::BatchNormTrain(BatchNormTrainRecord {
+                    input: inputs[0],
+                    weight: weight_slot.and_then(|slot| inputs[slot]),
+                    bias: bias_slot.and_then(|slot| inputs[slot]),
+                    input_value: self.value().clone(),
+                    weight_value: weight.map(|w| w.value().clone()),
+                    mean: forward.mean,
+                    inverse_std: forward.inverse_std,
+                    relu_output,
+                })
+            })?;
         Ok((output, statistics))
     }
 
@@ -200,27 +281,57 @@ impl<E: Float> Var<E> {
         bias: Option<&Var<E>>,
         eps: f64,
     ) -> Result<Var<E>> {
-        let value = batch_norm_eval(
-            self.value(),
-            running_mean,
-            running_var,
-            weight.map(Var::value),
-            bias.map(Var::value),
-            eps,
-        )?;
+        self.batch_norm_eval_node((running_mean, running_var), weight, bias, eps, false)
+    }
+
+    /// [`Var::batch_norm_eval`] followed by a ReLU, `z = max(y, 0)`, as one node
+    /// (`unravel_tensor::ops::batch_norm::batch_norm_eval_relu`): the same values and gradients
+    /// as `batch_norm_eval` then [`Var::relu`]. Backward: `g = dy ⊙ [z > 0]`, then
+    /// `dx = γ·s·g`, `dγ = Σ g·x̂`, `dβ = Σ g` (saves `z` as well).
+    pub fn batch_norm_eval_relu(
+        &self,
+        running_mean: &Tensor<E>,
+        running_var: &Tensor<E>,
+        weight: Option<&Var<E>>,
+        bias: Option<&Var<E>>,
+        eps: f64,
+    ) -> Result<Var<E>> {
+        self.batch_norm_eval_node((running_mean, running_var), weight, bias, eps, true)
+    }
+
+    fn batch_norm_eval_node(
+        &self,
+        (running_mean, running_var): (&Tensor<E>, &Tensor<E>),
+        weight: Option<&Var<E>>,
+        bias: Option<&Var<E>>,
+        eps: f64,
+        relu: bool,
+    ) -> Result<Var<E>> {
+        let (x, gamma, beta) = (self.value(), weight.map(Var::value), bias.map(Var::value));
+        let value = if relu {
+            batch_norm_eval_relu(x, running_mean, running_var, gamma, beta, eps)?
+        } else {
+            batch_norm_eval(x, running_mean, running_var, gamma, beta, eps)?
+        };
+        let name = if relu {
+            "batch_norm_eval_relu"
+        } else {
+            "batch_norm_eval"
+        };
+        let relu_output = relu.then(|| value.clone());
         let (operands, weight_slot, bias_slot) = operands(self, weight, bias);
-        self.tape()
-            .record("batch_norm_eval", value, &operands, |inputs| {
-                Op::BatchNormEval(BatchNormEvalRecord {
-                    input: inputs[0],
-                    weight: weight_slot.and_then(|slot| inputs[slot]),
-                    bias: bias_slot.and_then(|slot| inputs[slot]),
-                    input_value: self.value().clone(),
-                    weight_value: weight.map(|w| w.value().clone()),
-                    running_mean: running_mean.clone(),
-                    running_var: running_var.clone(),
-                    eps,
-                })
+        self.tape().record(name, value, &operands, |inputs| {
+            Op::BatchNormEval(BatchNormEvalRecord {
+                input: inputs[0],
+                weight: weight_slot.and_then(|slot| inputs[slot]),
+                bias: bias_slot.and_then(|slot| inputs[slot]),
+                input_value: self.value().clone(),
+                weight_value: weight.map(|w| w.value().clone()),
+                running_mean: running_mean.clone(),
+                running_var: running_var.clone(),
+                eps,
+                relu_output,
             })
+        })
     }
 }

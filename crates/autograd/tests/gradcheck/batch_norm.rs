@@ -44,3 +44,34 @@ fn batch_norm_eval() {
         &[x, gamma, beta],
     );
 }
+
+#[test]
+fn batch_norm_relu_train_and_eval() {
+    // Fused batch norm + ReLU: the mask then the batch norm's backward, checked against
+    // finite differences (inputs shifted so that about a third of the outputs are clamped).
+    let mut rng = Rng::seed_from(32);
+    let x = Tensor::randn(&[3, 4, 3, 5], 0.5, 2.0, &mut rng);
+    let gamma = Tensor::randn(&[4], 1.0, 0.5, &mut rng);
+    let beta = Tensor::randn(&[4], -0.3, 0.5, &mut rng);
+    check(
+        "batch_norm_train_relu affine",
+        |v| {
+            Ok(v[0]
+                .batch_norm_train_relu(Some(&v[1]), Some(&v[2]), 1e-5)?
+                .0)
+        },
+        &[x.clone(), gamma.clone(), beta.clone()],
+    );
+    check(
+        "batch_norm_train_relu no affine",
+        |v| Ok(v[0].batch_norm_train_relu(None, None, 1e-5)?.0),
+        std::slice::from_ref(&x),
+    );
+    let running_mean = randn(&[4], &mut rng);
+    let running_var = Tensor::rand_uniform(&[4], 0.5, 2.0, &mut rng);
+    check(
+        "batch_norm_eval_relu",
+        |v| v[0].batch_norm_eval_relu(&running_mean, &running_var, Some(&v[1]), Some(&v[2]), 1e-5),
+        &[x, gamma, beta],
+    );
+}

@@ -82,6 +82,50 @@ impl<E: Float> BatchNorm2d<E> {
         }
     }
 
+    /// This batch norm followed by a ReLU, `z = max(BN(x), 0)`, as one fused autograd node
+    /// ([`Var::batch_norm_train_relu`], [`Var::batch_norm_eval_relu`]): the same output,
+    /// gradients and running-statistics update as [`Module::forward`] then [`ReLU`](crate::nn::ReLU).
+    pub fn forward_relu(&mut self, context: &mut Context<E>, input: &Var<E>) -> Result<Var<E>> {
+        self.forward_node(context, input, true)
+    }
+
+    fn forward_node(
+        &mut self,
+        context: &mut Context<E>,
+        input: &Var<E>,
+        relu: bool,
+    ) -> Result<Var<E>> {
+        check_image("BatchNorm2d", input.shape(), Some(self.channels))?;
+        let weight = self.weight.as_ref().map(|w| context.bind(w));
+        let bias = self.bias.as_ref().map(|b| context.bind(b));
+        let eps = self.config.eps;
+        if context.is_training() {
+            let (output, statistics) = if relu {
+                input.batch_norm_train_relu(weight.as_ref(), bias.as_ref(), eps)?
+            } else {
+                input.batch_norm_train(weight.as_ref(), bias.as_ref(), eps)?
+            };
+            update_running_statistics(
+                &mut self.running_mean,
+                &mut self.running_var,
+                &statistics.mean,
+                &statistics.variance,
+                statistics.count,
+                self.config.momentum,
+            )?;
+            self.num_batches_tracked += 1;
+            Ok(output)
+        } else {
+            let (mean, var) = (&self.running_mean, &self.running_var);
+            let (weight, bias) = (weight.as_ref(), bias.as_ref());
+            Ok(if relu {
+                input.batch_norm_eval_relu(mean, var, weight, bias, eps)?
+            } else {
+                input.batch_norm_eval(mean, var, weight, bias, eps)?
+            })
+        }
+    }
+
     fn counts(&self) -> (usize, usize) {
         let mut total = 0;
         let mut trainable = 0;
@@ -101,31 +145,11 @@ impl<E: Float> Module<E> for BatchNorm2d<E> {
     }
 
     fn forward(&mut self, context: &mut Context<E>, input: &Var<E>) -> Result<Var<E>> {
-        check_image("BatchNorm2d", input.shape(), Some(self.channels))?;
-        let weight = self.weight.as_ref().map(|w| context.bind(w));
-        let bias = self.bias.as_ref().map(|b| context.bind(b));
-        if context.is_training() {
-            let (output, statistics) =
-                input.batch_norm_train(weight.as_ref(), bias.as_ref(), self.config.eps)?;
-            update_running_statistics(
-                &mut self.running_mean,
-                &mut self.running_var,
-                &statistics.mean,
-                &statistics.variance,
-                statistics.count,
-                self.config.momentum,
-            )?;
-            self.num_batches_tracked += 1;
-            Ok(output)
-        } else {
-            Ok(input.batch_norm_eval(
-                &self.running_mean,
-                &self.running_var,
-                weight.as_ref(),
-                bias.as_ref(),
-                self.config.eps,
-            )?)
-        }
+        self.forward_node(context, input, false)
+    }
+
+    fn as_batch_norm_mut(&mut self) -> Option<&mut BatchNorm2d<E>> {
+        Some(self)
     }
 
     fn visit_state(&self, prefix: &str, visitor: &mut StateVisitor<'_, E>) {

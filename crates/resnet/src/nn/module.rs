@@ -142,6 +142,15 @@ pub trait Module<E: Float> {
         false
     }
 
+    /// This module as the plain [`BatchNorm2d`](crate::nn::BatchNorm2d) itself — not a wrapper
+    /// around one — so that a module chain may fuse it with a ReLU that follows
+    /// ([`BatchNorm2d::forward_relu`](crate::nn::BatchNorm2d::forward_relu)). Anything that
+    /// wants to see the batch norm's output before the ReLU (the `analyze responses` probe, a
+    /// hook) must leave this `None`, and the chain then runs the two modules separately.
+    fn as_batch_norm_mut(&mut self) -> Option<&mut crate::nn::BatchNorm2d<E>> {
+        None
+    }
+
     /// This module as a residual block, if it is one (for lesion and path experiments).
     fn as_residual_block_mut(&mut self) -> Option<&mut crate::block::ResidualBlock<E>> {
         None

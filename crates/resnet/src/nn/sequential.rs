@@ -24,15 +24,32 @@ impl<E: Float> Named<E> {
     }
 }
 
-/// Runs `children` in order: `y = f_k(… f_1(f_0(x)))`.
+/// Runs `children` in order: `y = f_k(… f_1(f_0(x)))`. A plain batch norm
+/// ([`Module::as_batch_norm_mut`]) immediately followed by a plain ReLU ([`Module::is_relu`])
+/// runs as one fused op, `max(BN(x), 0)` ([`BatchNorm2d::forward_relu`](crate::nn::BatchNorm2d::forward_relu)):
+/// the same values, gradients and running statistics, one tape node instead of two. A wrapped
+/// batch norm or ReLU (a probe) steps aside, and both modules run separately.
 pub(crate) fn forward_chain<E: Float>(
     children: &mut [Named<E>],
     context: &mut Context<E>,
     input: &Var<E>,
 ) -> Result<Var<E>> {
     let mut x = input.clone();
-    for child in children {
-        x = child.module.forward(context, &x)?;
+    let mut index = 0;
+    while index < children.len() {
+        let next_is_relu = children
+            .get(index + 1)
+            .is_some_and(|next| next.module.is_relu());
+        let module = &mut children[index].module;
+        if next_is_relu {
+            if let Some(batch_norm) = module.as_batch_norm_mut() {
+                x = batch_norm.forward_relu(context, &x)?;
+                index += 2;
+                continue;
+            }
+        }
+        x = module.forward(context, &x)?;
+        index += 1;
     }
     Ok(x)
 }

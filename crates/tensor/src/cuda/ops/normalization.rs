@@ -76,7 +76,8 @@ fn normalize<E: Float>(
     Ok(y.into_tensor(x.shape()))
 }
 
-/// Training-mode batch norm: batch statistics (biased variance), normalised output.
+/// Training-mode batch norm: batch statistics (biased variance), normalised output (ReLU after
+/// it if `relu`).
 pub(crate) fn train<E: Float>(
     op: &'static str,
     input: &Tensor<E>,
@@ -122,7 +123,7 @@ pub(crate) fn train<E: Float>(
     })
 }
 
-/// Evaluation-mode batch norm with running statistics.
+/// Evaluation-mode batch norm with running statistics (ReLU after it if `relu`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn eval<E: Float>(
     op: &'static str,
@@ -133,6 +134,7 @@ pub(crate) fn eval<E: Float>(
     bias: Option<&Tensor<E>>,
     eps: f64,
     layout: Channels,
+    relu: bool,
 ) -> Result<Tensor<E>> {
     let x = super::elementwise::contiguous(op, input)?;
     let invstd = inverse_std(op, running_var, eps, layout.1)?;
@@ -140,7 +142,7 @@ pub(crate) fn eval<E: Float>(
     let mean = super::elementwise::contiguous(op, running_mean)?;
     let gamma = per_channel(op, weight, layout.1, 1.0, ordinal)?;
     let beta = per_channel(op, bias, layout.1, 0.0, ordinal)?;
-    normalize(op, &x, &mean, &invstd, &gamma, &beta, layout, false)
+    normalize(op, &x, &mean, &invstd, &gamma, &beta, layout, relu)
 }
 
 /// `1/√(var + ε)` per channel.
@@ -165,11 +167,14 @@ fn inverse_std<E: Float>(
 
 /// The per-channel sums of both backward passes, `(dγ, dβ) = (Σ dy·x̂, Σ dy)` with
 /// `x̂ = (x − mean)·invstd`, one block per channel (the `bn_backward_reduce` kernel); `x`, `dy`:
-/// contiguous `[N, C, S]`, `mean`, `invstd`: contiguous `[C]`.
+/// contiguous `[N, C, S]`, `mean`, `invstd`: contiguous `[C]`. With `y` (contiguous, the
+/// forward's output after its ReLU), `dy` is masked by `y > 0` in the same pass.
+#[allow(clippy::too_many_arguments)]
 fn channel_gradient_sums<E: Float>(
     op: &'static str,
     device: &Arc<CudaDevice>,
     x: &Tensor<E>,
+    y: Option<&Tensor<E>>,
     dy: &Tensor<E>,
     mean: &Tensor<E>,
     invstd: &Tensor<E>,
@@ -186,14 +191,15 @@ fn channel_gradient_sums<E: Float>(
         as_i32(op, batch)?,
         as_i32(op, channels)?,
         as_i64(spatial),
-        0i32,
+        i32::from(y.is_some()),
     );
+    // `y` is only read when `relu` = 1; x stands in for it otherwise.
+    let y_view = launch::dense_view(op, y.unwrap_or(x))?;
     {
         let (mut dg, mut db) = (dgamma.view_mut(), dbeta.view_mut());
-        // `y` is only read when `relu` = 1; x stands in for it here.
         // grid: [C], block: [256]; dgamma, dbeta: [C]
         launch!(op, device, BN_BACKWARD_REDUCE, E, launch::per_block(channels);
-            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
+            &x_view, &y_view, &dy_view, &mean_view, &invstd_view, &mut dg, &mut db, &n, &c, &plane, &relu)?;
     }
     Ok((
         dgamma.into_tensor(&[channels]),
@@ -201,32 +207,47 @@ fn channel_gradient_sums<E: Float>(
     ))
 }
 
-/// Training-mode backward: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·invstd/M·(M·dy − dβ − x̂·dγ).
+/// Training-mode backward: dβ = Σ g, dγ = Σ g·x̂, dx = γ·invstd/M·(M·g − dβ − x̂·dγ), with
+/// g = dy, or g = dy ⊙ [y > 0] when given the forward's output `relu_output` (the kernels'
+/// `relu` flag masks in both passes).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn train_backward<E: Float>(
     op: &'static str,
     grad_output: &Tensor<E>,
     input: &Tensor<E>,
     weight: Option<&Tensor<E>>,
+    relu_output: Option<&Tensor<E>>,
     mean: &Tensor<E>,
     inverse_std: &Tensor<E>,
     layout: Channels,
 ) -> Result<BatchNormGrads<E>> {
     let device = common_device(op, &[grad_output, input, mean, inverse_std])?;
+    if let Some(output) = relu_output {
+        common_device(op, &[input, output])?;
+    }
     let (batch, channels, spatial) = layout;
     let dy = super::elementwise::contiguous(op, grad_output)?;
     let x = super::elementwise::contiguous(op, input)?;
     let mean = super::elementwise::contiguous(op, mean)?;
     let invstd = super::elementwise::contiguous(op, inverse_std)?;
     let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
+    let y = match relu_output {
+        Some(output) => Some(super::elementwise::contiguous(op, output)?),
+        None => None,
+    };
     let (grad_weight, grad_bias) =
-        channel_gradient_sums(op, &device, &x, &dy, &mean, &invstd, layout)?;
+        channel_gradient_sums(op, &device, &x, y.as_ref(), &dy, &mean, &invstd, layout)?;
     let (x_view, dy_view) = (launch::dense_view(op, &x)?, launch::dense_view(op, &dy)?);
+    let y_view = launch::dense_view(op, y.as_ref().unwrap_or(&x))?;
     let (mean_view, invstd_view) = (
         launch::dense_view(op, &mean)?,
         launch::dense_view(op, &invstd)?,
     );
-    let (c, plane, relu) = (as_i32(op, channels)?, as_i64(spatial), 0i32);
+    let (c, plane, relu) = (
+        as_i32(op, channels)?,
+        as_i64(spatial),
+        i32::from(y.is_some()),
+    );
     let total = x.numel();
     let mut dx = Output::<E>::new(op, &device, total)?;
     if total > 0 {
@@ -239,7 +260,7 @@ pub(crate) fn train_backward<E: Float>(
         let mut dx_view = dx.view_mut();
         // grid: [ceil(N·C·S/256)], block: [256]; dx: [N, C, S]
         launch!(op, device, BN_BACKWARD_INPUT, E, launch::linear(total);
-            &x_view, &x_view, &dy_view, &mean_view, &invstd_view, &gamma_view, &dg_view, &db_view,
+            &x_view, &y_view, &dy_view, &mean_view, &invstd_view, &gamma_view, &dg_view, &db_view,
             &mut dx_view, &count, &c, &plane, &m, &relu)?;
     }
     Ok(BatchNormGrads {
@@ -270,7 +291,7 @@ pub(crate) fn eval_backward<E: Float>(
     let invstd = inverse_std(op, running_var, eps, channels)?;
     let gamma = per_channel(op, weight, channels, 1.0, ordinal(input))?;
     let (grad_weight, grad_bias) =
-        channel_gradient_sums(op, &device, &x, &dy, &mean, &invstd, layout)?;
+        channel_gradient_sums(op, &device, &x, None, &dy, &mean, &invstd, layout)?;
     let dy_view = launch::dense_view(op, &dy)?;
     let invstd_view = launch::dense_view(op, &invstd)?;
     let (c, plane) = (as_i32(op, channels)?, as_i64(spatial));

@@ -28,14 +28,36 @@ pub fn batch_norm_eval<E: Float>(
     bias: Option<&Tensor<E>>,
     eps: f64,
 ) -> Result<Tensor<E>> {
-    const OP: &str = "batch_norm_eval";
-    let layout = check_input(OP, input.shape())?;
-    check_eps(OP, eps)?;
+    let statistics = (running_mean, running_var);
+    eval_forward(
+        "batch_norm_eval",
+        input,
+        statistics,
+        weight,
+        bias,
+        eps,
+        false,
+    )
+}
+
+/// [`batch_norm_eval`], then `max(y, 0)` in the same pass when `relu` (the ReLU exactly as
+/// [`Tensor::relu`] computes it: `y < 0 ? 0 : y`, NaN kept).
+pub(super) fn eval_forward<E: Float>(
+    op: &'static str,
+    input: &Tensor<E>,
+    (running_mean, running_var): (&Tensor<E>, &Tensor<E>),
+    weight: Option<&Tensor<E>>,
+    bias: Option<&Tensor<E>>,
+    eps: f64,
+    relu: bool,
+) -> Result<Tensor<E>> {
+    let layout = check_input(op, input.shape())?;
+    check_eps(op, eps)?;
     let channels = layout.channels;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
         super::check_channel_shapes(
-            OP,
+            op,
             channels,
             &[
                 ("running_mean", Some(running_mean)),
@@ -46,7 +68,7 @@ pub fn batch_norm_eval<E: Float>(
         )?;
         let shape = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::eval(
-            OP,
+            op,
             input,
             running_mean,
             running_var,
@@ -54,24 +76,33 @@ pub fn batch_norm_eval<E: Float>(
             bias,
             eps,
             shape,
+            relu,
         );
     }
-    let mean = channel_values(OP, "running_mean", Some(running_mean), channels, 0.0)?;
-    let var = channel_values(OP, "running_var", Some(running_var), channels, 0.0)?;
-    let gamma = channel_values(OP, "weight", weight, channels, 1.0)?;
-    let beta = channel_values(OP, "bias", bias, channels, 0.0)?;
-    let x = input.contiguous_data(OP)?;
+    let mean = channel_values(op, "running_mean", Some(running_mean), channels, 0.0)?;
+    let var = channel_values(op, "running_var", Some(running_var), channels, 0.0)?;
+    let gamma = channel_values(op, "weight", weight, channels, 1.0)?;
+    let beta = channel_values(op, "bias", bias, channels, 0.0)?;
+    let x = input.contiguous_data(op)?;
     let mean_e: Vec<E> = mean.iter().map(|&v| E::from_f64(v)).collect();
     let scale: Vec<E> = (0..channels)
         .map(|c| E::from_f64(gamma[c] / (var[c] + eps).sqrt()))
         .collect();
     let shift: Vec<E> = beta.iter().map(|&b| E::from_f64(b)).collect();
     let spatial = layout.spatial;
-    let mut output = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
+    let mut output = crate::buffer::filled(op, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut output, layout, |c, offset, out| {
         let (m, k, b) = (mean_e[c], scale[c], shift[c]);
-        for (y, &v) in out.iter_mut().zip(&x[offset..offset + spatial]) {
-            *y = (v - m) * k + b;
+        let values = out.iter_mut().zip(&x[offset..offset + spatial]);
+        if relu {
+            for (y, &v) in values {
+                let t = (v - m) * k + b;
+                *y = if t < E::ZERO { E::ZERO } else { t };
+            }
+        } else {
+            for (y, &v) in values {
+                *y = (v - m) * k + b;
+            }
         }
     });
     Tensor::from_vec(output, input.shape())

@@ -41,15 +41,20 @@
 //! are merged per channel in a fixed order with Chan's pairwise formula, so the input is read
 //! from memory once and the result is bit-identical for any number of threads. Gradient sums are
 //! formed the same way. Files: `train.rs`, `eval.rs`,
-//! `running.rs`, `statistics.rs` (the shared reductions), [`reference`](mod@reference) (plain versions).
+//! `relu.rs` (batch norm fused with the ReLU after it), `running.rs`, `statistics.rs` (the shared reductions), [`reference`](mod@reference) (plain versions).
 
 mod eval;
 pub mod reference;
+mod relu;
 mod running;
 mod statistics;
 mod train;
 
 pub use eval::{batch_norm_eval, batch_norm_eval_backward};
+pub use relu::{
+    batch_norm_eval_relu, batch_norm_eval_relu_backward, batch_norm_train_relu,
+    batch_norm_train_relu_backward,
+};
 pub use running::update_running_statistics;
 pub use train::{batch_norm_train, batch_norm_train_backward};
 

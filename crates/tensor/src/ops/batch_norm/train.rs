@@ -34,36 +34,48 @@ pub fn batch_norm_train<E: Float>(
     bias: Option<&Tensor<E>>,
     eps: f64,
 ) -> Result<BatchNormTrain<E>> {
-    const OP: &str = "batch_norm_train";
-    let layout = check_input(OP, input.shape())?;
+    train_forward("batch_norm_train", input, weight, bias, eps, false)
+}
+
+/// [`batch_norm_train`], then `max(y, 0)` in the same pass when `relu` (the ReLU exactly as
+/// [`Tensor::relu`] computes it: `y < 0 ? 0 : y`, NaN kept).
+pub(super) fn train_forward<E: Float>(
+    op: &'static str,
+    input: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    bias: Option<&Tensor<E>>,
+    eps: f64,
+    relu: bool,
+) -> Result<BatchNormTrain<E>> {
+    let layout = check_input(op, input.shape())?;
     if layout.batch == 0 {
         return Err(TensorError::invalid(
-            OP,
+            op,
             format!("empty batch: input shape {:?}", input.shape()),
         ));
     }
     let count = layout.count();
     if count < 2 {
         return Err(TensorError::invalid(
-            OP,
+            op,
             format!(
                 "expected more than one value per channel in training, got input shape {:?}",
                 input.shape()
             ),
         ));
     }
-    check_eps(OP, eps)?;
+    check_eps(op, eps)?;
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
-        super::check_channel_shapes(OP, layout.channels, &[("weight", weight), ("bias", bias)])?;
+        super::check_channel_shapes(op, layout.channels, &[("weight", weight), ("bias", bias)])?;
         let channels = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::train(
-            OP, input, weight, bias, eps, channels, false,
+            op, input, weight, bias, eps, channels, relu,
         );
     }
-    let gamma = channel_values(OP, "weight", weight, layout.channels, 1.0)?;
-    let beta = channel_values(OP, "bias", bias, layout.channels, 0.0)?;
-    let x = input.contiguous_data(OP)?;
+    let gamma = channel_values(op, "weight", weight, layout.channels, 1.0)?;
+    let beta = channel_values(op, "bias", bias, layout.channels, 0.0)?;
+    let x = input.contiguous_data(op)?;
     let spatial = layout.spatial;
 
     // μ and σ² = Σ(x − μ)²/M per channel: two-pass per plane (no cancellation, unlike
@@ -81,11 +93,19 @@ pub fn batch_norm_train<E: Float>(
         .map(|(g, s)| E::from_f64(g * s))
         .collect();
     let shift: Vec<E> = beta.iter().map(|&b| E::from_f64(b)).collect();
-    let mut output = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
+    let mut output = crate::buffer::filled(op, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut output, layout, |c, offset, out| {
         let (m, k, b) = (mean_e[c], scale[c], shift[c]);
-        for (y, &v) in out.iter_mut().zip(&x[offset..offset + spatial]) {
-            *y = (v - m) * k + b;
+        let values = out.iter_mut().zip(&x[offset..offset + spatial]);
+        if relu {
+            for (y, &v) in values {
+                let t = (v - m) * k + b;
+                *y = if t < E::ZERO { E::ZERO } else { t };
+            }
+        } else {
+            for (y, &v) in values {
+                *y = (v - m) * k + b;
+            }
         }
     });
     Ok(BatchNormTrain {
@@ -123,12 +143,37 @@ pub fn batch_norm_train_backward<E: Float>(
     mean: &Tensor<E>,
     inverse_std: &Tensor<E>,
 ) -> Result<BatchNormGrads<E>> {
-    const OP: &str = "batch_norm_train_backward";
-    let layout = check_input(OP, input.shape())?;
-    check_same_shape(OP, grad_output, input)?;
+    train_backward(
+        "batch_norm_train_backward",
+        grad_output,
+        None,
+        input,
+        weight,
+        mean,
+        inverse_std,
+    )
+}
+
+/// [`batch_norm_train_backward`] of `dy ⊙ [y > 0]` when `relu_output` is the forward's output
+/// `y` (the backward of [`super::batch_norm_train_relu`]): on a GPU the kernels' `relu` flag
+/// masks inside both passes; on the CPU the masked gradient is formed first.
+pub(super) fn train_backward<E: Float>(
+    op: &'static str,
+    grad_output: &Tensor<E>,
+    relu_output: Option<&Tensor<E>>,
+    input: &Tensor<E>,
+    weight: Option<&Tensor<E>>,
+    mean: &Tensor<E>,
+    inverse_std: &Tensor<E>,
+) -> Result<BatchNormGrads<E>> {
+    let layout = check_input(op, input.shape())?;
+    check_same_shape(op, grad_output, input)?;
+    if let Some(output) = relu_output {
+        check_same_shape(op, output, input)?;
+    }
     if layout.batch == 0 {
         return Err(TensorError::invalid(
-            OP,
+            op,
             format!("empty batch: input shape {:?}", input.shape()),
         ));
     }
@@ -136,7 +181,7 @@ pub fn batch_norm_train_backward<E: Float>(
     #[cfg(feature = "cuda")]
     if crate::cuda::launch::is_cuda(input) {
         super::check_channel_shapes(
-            OP,
+            op,
             channels,
             &[
                 ("weight", weight),
@@ -146,20 +191,26 @@ pub fn batch_norm_train_backward<E: Float>(
         )?;
         let shape = (layout.batch, layout.channels, layout.spatial);
         return crate::cuda::ops::normalization::train_backward(
-            OP,
+            op,
             grad_output,
             input,
             weight,
+            relu_output,
             mean,
             inverse_std,
             shape,
         );
     }
-    let gamma = channel_values(OP, "weight", weight, channels, 1.0)?;
-    let mean = channel_values(OP, "mean", Some(mean), channels, 0.0)?;
-    let inverse_std = channel_values(OP, "inverse_std", Some(inverse_std), channels, 0.0)?;
-    let x = input.contiguous_data(OP)?;
-    let dy = grad_output.contiguous_data(OP)?;
+    let masked = match relu_output {
+        Some(output) => Some(output.relu_backward(grad_output)?),
+        None => None,
+    };
+    let grad_output = masked.as_ref().unwrap_or(grad_output);
+    let gamma = channel_values(op, "weight", weight, channels, 1.0)?;
+    let mean = channel_values(op, "mean", Some(mean), channels, 0.0)?;
+    let inverse_std = channel_values(op, "inverse_std", Some(inverse_std), channels, 0.0)?;
+    let x = input.contiguous_data(op)?;
+    let dy = grad_output.contiguous_data(op)?;
     let spatial = layout.spatial;
     let count = layout.count() as f64;
 
@@ -187,7 +238,7 @@ pub fn batch_norm_train_backward<E: Float>(
         delta.push(E::from_f64(-k * sum_dy[c] / count));
     }
     let mean_e: Vec<E> = mean.iter().map(|&v| E::from_f64(v)).collect();
-    let mut grad_input = crate::buffer::filled(OP, input.shape(), E::ZERO)?;
+    let mut grad_input = crate::buffer::filled(op, input.shape(), E::ZERO)?;
     for_each_plane_mut(&mut grad_input, layout, |c, offset, dx| {
         let (a, b, d, m) = (alpha[c], beta[c], delta[c], mean_e[c]);
         let range = offset..offset + spatial;
