@@ -27,7 +27,8 @@ for line in sys.stdin:
 ' "$bundle"
 }
 cargo test -p unravel-tensor --release --features cuda --no-run --message-format=json \
-    --test cuda_ops --test cuda_nn_ops --test cuda_compile --test cuda_training_ops | bundle_tests
+    --test cuda_ops --test cuda_nn_ops --test cuda_compile --test cuda_training_ops \
+    --test cuda_batch_norm_relu | bundle_tests
 cargo test -p unravel --release --features cuda --no-run --message-format=json \
     --test cuda_resnet_train | bundle_tests
 
