@@ -96,21 +96,23 @@ impl<E: Float> Module<E> for ResidualBlock<E> {
                         ),
                     });
                 }
-                if self.output.as_ref().is_some_and(|o| o.module.is_relu()) {
-                    // relu(F(x) + shortcut(x)) in one pass and one tape node: the same values
-                    // and gradients, routes included (applied after the ReLU mask), as the add
-                    // followed by the output ReLU below. Nothing observes the sum in between.
-                    let y = branch.add_relu(&shortcut)?;
-                    if self.route != GradientRoute::Both && y.requires_grad() {
-                        y.set_gradient_route(self.route)?;
-                    }
-                    return Ok(y);
+                // With a bare output ReLU, relu(F(x) + shortcut(x)) is one pass and one tape
+                // node: the same values and gradients, routes included (applied after the ReLU
+                // mask), as the add followed by the output ReLU below. Nothing observes the sum
+                // in between.
+                let fused = self.output.as_ref().is_some_and(|o| o.module.is_relu());
+                let joined = if fused {
+                    branch.add_relu(&shortcut)?
+                } else {
+                    branch.add(&shortcut)?
+                };
+                if self.route != GradientRoute::Both && joined.requires_grad() {
+                    joined.set_gradient_route(self.route)?;
                 }
-                let sum = branch.add(&shortcut)?;
-                if self.route != GradientRoute::Both && sum.requires_grad() {
-                    sum.set_gradient_route(self.route)?;
+                if fused {
+                    return Ok(joined);
                 }
-                sum
+                joined
             }
             (Some(branch), None) => branch,
             (None, Some(shortcut)) => shortcut,

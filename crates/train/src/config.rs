@@ -9,6 +9,7 @@ use unravel_resnet::ResNet;
 use unravel_tensor::Float;
 
 use crate::error::{Result, TrainError};
+use crate::hooks::active_blocks_error;
 use crate::schedule::{Schedule, ScheduleKind};
 
 /// A training run's configuration. The defaults are He et al. 2015 §4.2's CIFAR recipe
@@ -186,8 +187,7 @@ impl TrainConfig {
         let options = self.preset_options(channels, classes);
         let mut model = presets::build::<E>(&self.arch, &options, seed)?;
         if let Some(active) = self.active_blocks {
-            activate_all_blocks(&mut model, active)
-                .map_err(|e| TrainError::config(format!("--active-blocks {active}: {e}")))?;
+            activate_all_blocks(&mut model, active).map_err(|e| active_blocks_error(active, e))?;
         }
         Ok(model)
     }

@@ -24,6 +24,11 @@ pub trait BatchHook<E: Float> {
     }
 }
 
+/// An `--active-blocks m` the network cannot take (more than its blocks, or 0).
+pub(crate) fn active_blocks_error(active: usize, error: impl std::fmt::Display) -> TrainError {
+    TrainError::config(format!("--active-blocks {active}: {error}"))
+}
+
 /// Seed offset of the block-choice streams, so they never coincide with the data's.
 const BLOCK_CHOICE_SEED: u64 = 0x5eed_b10c_u64;
 
@@ -74,12 +79,11 @@ impl<E: Float> BatchHook<E> for ActiveBlocks {
             ));
         }
         activate_random_blocks(model, self.active, &mut self.rng(step))
-            .map_err(|e| TrainError::config(format!("--active-blocks {}: {e}", self.active)))?;
+            .map_err(|e| active_blocks_error(self.active, e))?;
         Ok(())
     }
 
     fn after_batch(&mut self, model: &mut ResNet<E>, _step: u64, _loss: f64) -> Result<()> {
-        activate_all_blocks(model, self.active)
-            .map_err(|e| TrainError::config(format!("--active-blocks {}: {e}", self.active)))
+        activate_all_blocks(model, self.active).map_err(|e| active_blocks_error(self.active, e))
     }
 }

@@ -226,25 +226,14 @@ impl<E: Float> Var<E> {
         eps: f64,
         relu: bool,
     ) -> Result<(Var<E>, BatchStatistics<E>)> {
-        let forward = if relu {
-            batch_norm_train_relu(
-                self.value(),
-                weight.map(Var::value),
-                bias.map(Var::value),
-                eps,
-            )?
+        let (x, gamma, beta) = (self.value(), weight.map(Var::value), bias.map(Var::value));
+        let (name, forward) = if relu {
+            (
+                "batch_norm_train_relu",
+                batch_norm_train_relu(x, gamma, beta, eps)?,
+            )
         } else {
-            batch_norm_train(
-                self.value(),
-                weight.map(Var::value),
-                bias.map(Var::value),
-                eps,
-            )?
-        };
-        let name = if relu {
-            "batch_norm_train_relu"
-        } else {
-            "batch_norm_train"
+            ("batch_norm_train", batch_norm_train(x, gamma, beta, eps)?)
         };
         let relu_output = relu.then(|| forward.output.clone());
         let count = self.value().numel() / self.shape()[1].max(1);
@@ -308,15 +297,12 @@ impl<E: Float> Var<E> {
         relu: bool,
     ) -> Result<Var<E>> {
         let (x, gamma, beta) = (self.value(), weight.map(Var::value), bias.map(Var::value));
-        let value = if relu {
-            batch_norm_eval_relu(x, running_mean, running_var, gamma, beta, eps)?
+        let (name, value) = if relu {
+            let value = batch_norm_eval_relu(x, running_mean, running_var, gamma, beta, eps)?;
+            ("batch_norm_eval_relu", value)
         } else {
-            batch_norm_eval(x, running_mean, running_var, gamma, beta, eps)?
-        };
-        let name = if relu {
-            "batch_norm_eval_relu"
-        } else {
-            "batch_norm_eval"
+            let value = batch_norm_eval(x, running_mean, running_var, gamma, beta, eps)?;
+            ("batch_norm_eval", value)
         };
         let relu_output = relu.then(|| value.clone());
         let (operands, weight_slot, bias_slot) = operands(self, weight, bias);
